@@ -1,0 +1,76 @@
+"""The five Spatial-SSRL pretext tasks: a registry, and `generate` (sample a spec, then render it).
+
+Each task module exposes NAME, NEEDS_DEPTH, CONTROLS, `sample(scene, rng, controls) -> spec` (raising
+NoValidTask when the scene admits none) and `render(scene, spec) -> Rendered`. Rendering is a pure function
+of (scene, spec), so a spec can be replayed, and answers can be checked against raw data without it.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import numpy as np
+
+from ..scene import Scene
+from . import crop, depth, flip, position, shuffle
+from .controls import Control, ControlError, resolve
+from .record import FORMAT_INSTRUCTION, GENERATOR_VERSION, NoValidTask, Task, Unavailable, load_task
+
+__all__ = [
+    "TASKS", "TASK_NAMES", "Control", "ControlError", "FORMAT_INSTRUCTION", "NoValidTask", "Task",
+    "Unavailable", "derive_seed", "generate", "load_task", "render_spec", "task_controls",
+]
+
+TASKS: dict[str, ModuleType] = {module.NAME: module for module in (shuffle, flip, crop, depth, position)}
+TASK_NAMES: tuple[str, ...] = tuple(TASKS)
+
+
+def _kind(task: str) -> ModuleType:
+    try:
+        return TASKS[task]
+    except KeyError:
+        raise ControlError(f"unknown task {task!r}; choose one of {list(TASK_NAMES)}") from None
+
+
+def task_controls(task: str) -> tuple[Control, ...]:
+    """The named settings of a task, with the paper's defaults and their ranges."""
+    return _kind(task).CONTROLS
+
+
+def derive_seed(seed: int, index: int) -> int:
+    """The seed of the `index`-th task of a batch started from `seed` (stable across machines)."""
+    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1, dtype=np.uint32)[0])
+
+
+def generate(scene: Scene, task: str, seed: int = 0, controls: dict | None = None) -> Task | Unavailable:
+    """Generate one task of kind `task` from `scene`; the same inputs give the same task bit for bit."""
+    kind = _kind(task)
+    values = resolve(kind.CONTROLS, controls)
+    seed = int(seed)
+    if seed < 0:
+        raise ControlError(f"seed must be a non-negative integer, got {seed}")
+    if kind.NEEDS_DEPTH and not scene.has_depth:
+        return Unavailable(task, seed, values, "this task needs a depth map and the scene has none", scene.describe())
+    try:
+        spec = kind.sample(scene, np.random.default_rng(seed), values)
+    except NoValidTask as reason:
+        return Unavailable(task, seed, values, str(reason), scene.describe())
+    return render_spec(scene, task, spec, seed=seed, controls=values)
+
+
+def render_spec(scene: Scene, task: str, spec: dict, *, seed: int = 0, controls: dict | None = None) -> Task:
+    """Rebuild a task from a saved spec (replay), without sampling."""
+    kind = _kind(task)
+    rendered = kind.render(scene, spec)
+    return Task(
+        task=task,
+        seed=seed,
+        controls=dict(controls or {}),
+        question=rendered.question,
+        answer=rendered.answer,
+        options=rendered.options,
+        images=rendered.images,
+        spec=spec,
+        scene=scene.describe(),
+    )
+

@@ -1,0 +1,75 @@
+"""Named, range-checked generator settings: the knobs a user (CLI `--set`, app slider) may turn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class ControlError(ValueError):
+    """A control value that is unknown, of the wrong type or out of its range."""
+
+
+@dataclass(frozen=True)
+class Control:
+    """One setting: its default (the paper's), its type, and its allowed range or choices."""
+
+    name: str
+    default: Any
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple | None = None
+
+    def coerce(self, value: Any) -> Any:
+        """Return `value` converted to this control's type, or raise ControlError naming the range."""
+        kind = type(self.default)
+        try:
+            if kind is bool:
+                if isinstance(value, str):
+                    lowered = value.strip().lower()
+                    if lowered not in {"true", "false", "1", "0", "yes", "no"}:
+                        raise ValueError(value)
+                    value = lowered in {"true", "1", "yes"}
+                value = bool(value)
+            elif kind is int:
+                if isinstance(value, float) and not value.is_integer():
+                    raise ValueError(value)
+                value = int(value)
+            elif kind is float:
+                value = float(value)
+                if value != value:  # NaN
+                    raise ValueError(value)
+            else:
+                value = str(value)
+        except (TypeError, ValueError):
+            raise ControlError(f"{self.name}: expected {kind.__name__}, got {value!r}") from None
+        if self.choices is not None and value not in self.choices:
+            raise ControlError(f"{self.name}: {value!r} is not one of {list(self.choices)}")
+        if self.minimum is not None and value < self.minimum:
+            raise ControlError(f"{self.name}: {value!r} is below the minimum {self.minimum}")
+        if self.maximum is not None and value > self.maximum:
+            raise ControlError(f"{self.name}: {value!r} is above the maximum {self.maximum}")
+        return value
+
+    def describe(self) -> dict:
+        """JSON description for UIs and `--help`."""
+        return {
+            "name": self.name,
+            "default": self.default,
+            "type": type(self.default).__name__,
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "choices": list(self.choices) if self.choices is not None else None,
+            "help": self.help,
+        }
+
+
+def resolve(controls: tuple[Control, ...], overrides: dict | None) -> dict:
+    """Defaults updated with `overrides`, each checked; unknown names are an error listing the known ones."""
+    known = {control.name: control for control in controls}
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise ControlError(f"unknown control(s) {unknown}; this task has {sorted(known)}")
+    return {name: control.coerce(overrides.get(name, control.default)) for name, control in known.items()}
