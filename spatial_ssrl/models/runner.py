@@ -56,10 +56,9 @@ class ModelUnavailable(OSError):
 # Choosing and loading a model
 
 
-def resolve_model(model: str | None = None) -> str:
-    """The model to use: the argument, else $SPATIAL_SSRL_MODEL, else the default Spatial-SSRL-3B."""
-    chosen = (model or os.environ.get(MODEL_ENV, "") or DEFAULT_MODEL).strip()
-    return chosen
+def resolve_model(model: str | None = None, *, env: str = MODEL_ENV, default: str = DEFAULT_MODEL) -> str:
+    """The model to use: the argument, else the environment variable (`$SPATIAL_SSRL_MODEL`), else the default."""
+    return (model or os.environ.get(env, "") or default).strip()
 
 
 def resolve_device(device: str | None = None) -> str:
@@ -141,8 +140,17 @@ def unavailable(model_id: str, error: Exception | None, *, env: str = MODEL_ENV,
     return ModelUnavailable("\n".join(lines))
 
 
-_LOADED: dict[tuple[str, str], VLM] = {}
+_LOADED: dict[tuple[str, str, str], Any] = {}
 _LOADING = threading.Lock()
+
+
+def cached(kind: str, model_id: str, device: str, build):
+    """The loaded object for (kind, model, device), built by `build()` once (one load at a time)."""
+    with _LOADING:
+        key = (kind, model_id, device)
+        if key not in _LOADED:
+            _LOADED[key] = build()
+        return _LOADED[key]
 
 
 def load_model(model: str | None = None, *, device: str | None = None, min_pixels: int = MIN_PIXELS,
@@ -153,17 +161,15 @@ def load_model(model: str | None = None, *, device: str | None = None, min_pixel
     """
     if not 0 < min_pixels <= max_pixels:
         raise ValueError(f"need 0 < min_pixels <= max_pixels, got {min_pixels} and {max_pixels}")
-    key = (resolve_model(model), resolve_device(device))
-    with _LOADING:
-        if key not in _LOADED:
-            _LOADED[key] = _load(*key)
-    return replace(_LOADED[key], min_pixels=min_pixels, max_pixels=max_pixels)
+    model_id, device = resolve_model(model), resolve_device(device)
+    loaded = cached("vlm", model_id, device, lambda: _load(model_id, device))
+    return replace(loaded, min_pixels=min_pixels, max_pixels=max_pixels)
 
 
 def unload(model: str | None = None) -> None:
-    """Forget loaded models (all, or those of one id) and free their memory."""
+    """Forget loaded models and estimators (all, or those loaded from one id or folder) and free their memory."""
     with _LOADING:
-        for key in [key for key in _LOADED if model is None or key[0] == resolve_model(model)]:
+        for key in [key for key in _LOADED if model is None or key[1] == model.strip()]:
             del _LOADED[key]
     gc.collect()
     import torch

@@ -136,7 +136,7 @@ def tiny_depth_config(depth_estimation_type: str = "relative"):
     return DepthAnythingConfig(backbone_config=backbone, patch_size=14, reassemble_hidden_size=32,
                                reassemble_factors=[2, 1], neck_hidden_sizes=[16, 32], fusion_hidden_size=16,
                                head_hidden_size=8, depth_estimation_type=depth_estimation_type,
-                               max_depth=20.0 if depth_estimation_type == "metric" else None)
+                               max_depth=20 if depth_estimation_type == "metric" else 1)
 
 
 def save_tiny_depth(out_dir: str | Path, *, depth_estimation_type: str = "relative", seed: int = 0) -> Path:
