@@ -1,5 +1,6 @@
 """The `spatial-ssrl` command. Each subcommand lives in `spatial_ssrl/commands/<name>.py` and exposes
-`register(subparsers)`; heavy imports happen inside the command's `run`, never at start-up."""
+`register(subparsers)` (a dash in a name is an underscore in the module's); heavy imports happen inside
+the command's `run`, never at start-up."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ import importlib
 import sys
 
 #: Subcommand modules, in the order `--help` lists them.
-COMMANDS = ("generate",)
+COMMANDS = ("generate", "eval", "make-tiny-model")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spatial-ssrl", description=__doc__.split("\n")[0])
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
-        importlib.import_module(f"spatial_ssrl.commands.{name}").register(subparsers)
+        importlib.import_module(f"spatial_ssrl.commands.{name.replace('-', '_')}").register(subparsers)
     return parser
 
 
