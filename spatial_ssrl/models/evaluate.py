@@ -18,8 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -28,75 +27,18 @@ from ..scene import Scene
 from ..tasks import TASK_NAMES, derive_seed, generate
 from .runner import MAX_PIXELS, MIN_PIXELS, Decoding
 
-#: RGB image files; depth maps are recognised by name ("depth") or by a depth-only format.
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
-DEPTH_SUFFIXES = {".npy", ".npz", ".h5", ".hdf5", ".pfm", ".tif", ".tiff", ".png"}
-DEPTH_ONLY_SUFFIXES = {".npy", ".npz", ".h5", ".hdf5", ".pfm"}
-_ROLE_WORDS = re.compile(r"(?<![a-z])(depth|mask|img|image|rgb|color|colour)(?![a-z])")
 Z95 = 1.959963984540054
 BOOTSTRAP_RESAMPLES = 2000
 
 
-# ----------------------------------------------------------------------------------------------------------
-# Scenes from a folder
-
-
-@dataclass(frozen=True)
-class SceneFiles:
-    """One scene's files: the RGB image and, when present, its depth map and validity mask."""
-
-    name: str
-    image: Path
-    depth: Path | None = None
-    mask: Path | None = None
-
-
-def pair_scene_files(folder: str | Path) -> list[SceneFiles]:
-    """Pair every image in `folder` with its depth (and mask) file by name, sorted by name.
-
-    A file is a depth map when its name has the word "depth" (x_depth.png, RGB-D_depth1.h5) or its format
-    holds only arrays (x.npy, x.h5); a mask when its name also has "mask". Files pair when their names agree
-    once the words depth / mask / img / image / rgb / color are removed (DIODE: x.png, x_depth.npy,
-    x_depth_mask.npy; MegaDepth: x.jpg, x.h5; the official samples: RGB-D_img1.jpg, RGB-D_depth1.h5).
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ValueError(f"--scenes {folder}: not a folder")
-    images: dict[str, Path] = {}
-    extras: dict[tuple[str, str], Path] = {}
-    for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
-        suffix, stem = path.suffix.lower(), path.stem.lower()
-        words = set(re.findall(r"[a-z]+", stem))
-        if "mask" in words and suffix in DEPTH_SUFFIXES:
-            role = "mask"
-        elif ("depth" in words and suffix in DEPTH_SUFFIXES) or suffix in DEPTH_ONLY_SUFFIXES:
-            role = "depth"
-        elif suffix in IMAGE_SUFFIXES:
-            role = "image"
-        else:
-            continue
-        key = re.sub(r"[\s_.\-]+", "_", _ROLE_WORDS.sub("", stem)).strip("_")
-        table, slot = (images, key) if role == "image" else (extras, (key, role))
-        if slot in table:
-            raise ValueError(f"--scenes {folder}: {table[slot].name} and {path.name} both look like the "
-                             f"{role} of scene {key!r}; rename one")
-        table[slot] = path
-    orphans = sorted(path.name for (key, role), path in extras.items()
-                     if key not in images or (role == "mask" and (key, "depth") not in extras))
-    if orphans:
-        raise ValueError(f"--scenes {folder}: nothing pairs with {', '.join(orphans)} (an image, its depth and "
-                         "its mask share a name, e.g. x.png, x_depth.npy, x_depth_mask.npy)")
-    if not images:
-        raise ValueError(f"--scenes {folder}: no images found (accepted: {', '.join(sorted(IMAGE_SUFFIXES))})")
-    return [SceneFiles(path.stem, path, extras.get((key, "depth")), extras.get((key, "mask")))
-            for key, path in sorted(images.items())]
-
-
 def load_scenes(folder: str | Path) -> list[Scene]:
-    """The scenes of a folder (see `pair_scene_files`), loaded and validated by `spatial_ssrl.loaders`."""
-    from ..loaders import load_scene
+    """The scenes of a folder: images paired with depth files by `spatial_ssrl.folders`, loaded and validated."""
+    from ..folders import discover_scenes
 
-    return [load_scene(files.image, files.depth, files.mask, name=files.name) for files in pair_scene_files(folder)]
+    sources = discover_scenes(folder)
+    if not sources:
+        raise ValueError(f"--scenes {folder}: no images found")
+    return [source.load() for source in sources]
 
 
 # ----------------------------------------------------------------------------------------------------------
