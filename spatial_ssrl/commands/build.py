@@ -1,0 +1,76 @@
+"""`spatial-ssrl build`: an image folder (+ depth folder) -> N tasks in a mix -> a trainer-ready dataset."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    from ..dataset import ENGINES, IMAGE_FORMATS
+    from ..exporters import FORMATS
+
+    parser = subparsers.add_parser(
+        "build", help="build a training dataset of pretext tasks from an image folder",
+        description="Build COUNT Spatial-SSRL tasks from the images under --images (RGB-D where a depth file "
+                    "pairs by name), in a mix of task variants, into --out in a trainer format. The same inputs "
+                    "and seed give the same records whatever --workers or --engine; an interrupted build "
+                    "continues when the same command is run again.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--images", required=True, type=Path, help="folder of RGB images (searched recursively)")
+    parser.add_argument("--depth-dir", type=Path,
+                        help="folder of depth maps mirroring --images; without it, depth files beside the images")
+    parser.add_argument("--count", required=True, type=int, help="number of tasks")
+    parser.add_argument("--mix", default="paper",
+                        help="'paper' (the Spatial-SSRL-81k proportions) or NAME=WEIGHT,... with tasks "
+                             "(shuffle, flip, crop, depth, position) or variants (e.g. shuffle:2x2-masked)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, type=Path, help="output folder (new, empty, or an unfinished build)")
+    parser.add_argument("--format", dest="fmt", choices=FORMATS, default="easyr1")
+    parser.add_argument("--val-fraction", type=float, default=0.0,
+                        help="fraction of the source images whose tasks form the val split")
+    parser.add_argument("--workers", type=int, default=None, help="parallel workers; None: all cores")
+    parser.add_argument("--engine", choices=ENGINES, default="local",
+                        help="'ray' runs on the Ray cluster at RAY_ADDRESS, or a local Ray instance")
+    parser.add_argument("--image-format", choices=tuple(IMAGE_FORMATS), default="jpeg",
+                        help="encoding of the task images (jpeg: quality 95, 4:4:4; png: lossless, slower)")
+    parser.add_argument("--depth-scale", type=float, default=None,
+                        help="metres per unit for integer depth files (default: millimetres for 16-bit PNG)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a finished or different build in --out")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from dataclasses import replace
+
+    from ..dataset import build
+    from ..folders import discover_scenes, unpaired_depth_files
+
+    if args.workers is not None and args.workers < 1:
+        raise ValueError("--workers must be >= 1")
+    sources = discover_scenes(args.images, args.depth_dir)
+    if args.depth_scale is not None:
+        sources = [replace(source, depth_scale=args.depth_scale) if source.has_depth else source for source in sources]
+    unpaired = unpaired_depth_files(args.images, args.depth_dir, sources)
+    print(f"{len(sources)} images, {sum(source.has_depth for source in sources)} with depth"
+          + (f"; {len(unpaired)} depth files paired with no image (see manifest.json)" if unpaired else ""),
+          file=sys.stderr)
+    manifest = build(sources, args.out, count=args.count, mix=args.mix, seed=args.seed, fmt=args.fmt,
+                     val_fraction=args.val_fraction, workers=args.workers, engine=args.engine,
+                     image_format=args.image_format, overwrite=args.overwrite, progress=not args.quiet,
+                     notes={"unpaired_depth": unpaired})
+    produced, timing = manifest["produced"], manifest["timing"]
+    print(f"{args.out}: {produced['total']} tasks ({', '.join(f'{t} {n}' for t, n in produced['by_task'].items())}) "
+          f"in {timing['wall_seconds']:.1f} s, {timing['tasks_per_second']} tasks/s; manifest.json lists the "
+          f"counts, rejections and answer balance")
+    for entry in manifest["sources"]["unreadable"]:
+        print(f"skipped unreadable {entry['file']}: {entry['reason']}", file=sys.stderr)
+    if produced["short"]:
+        print(f"warning: {produced['short']} tasks short of --count {args.count}: no scene of their pool "
+              f"admitted them (see 'rejections' in manifest.json)", file=sys.stderr)
+    errors = [entry for entry in manifest["rejections"] if entry["reason"].startswith("generator error")]
+    for entry in errors:
+        print(f"warning: {entry['count']} {entry['task']} generator errors, e.g. {entry['example']}", file=sys.stderr)
+    return 0 if produced["total"] else 1

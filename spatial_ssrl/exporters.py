@@ -1,0 +1,184 @@
+"""Trainer formats for built datasets: the same rows, written the way each trainer reads them.
+
+- `easyr1`: `{split}.parquet` with `problem` (the question, one `<image>` per image in model order),
+  `answer`, `images` (the `datasets` Image feature, bytes inside), `task`, `variant`, `spec` (JSON) and
+  provenance; `datasets.load_dataset("parquet", ...)` decodes the images to PIL.
+- `hf`: the same columns as a `datasets.DatasetDict` saved with `save_to_disk` (`load_from_disk(out)`).
+- `jsonl`: `{split}.jsonl`, one full task record per line, images as files under `images/`.
+- `llamafactory`: `{split}.json` in the alpaca format with an `images` list, and the `dataset_info.json`
+  entries LLaMA-Factory needs (SFT cold start).
+
+Rows arrive per split in item order; every writer streams, so memory does not grow with the dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+FORMATS = ("easyr1", "hf", "jsonl", "llamafactory")
+#: The image placeholder of EasyR1, LLaMA-Factory and TRL-style prompts.
+IMAGE_TOKEN = "<image>"
+#: Rows per parquet row group (images make rows large; small groups keep readers' memory low).
+ROW_GROUP = 64
+
+_MARKER = re.compile(r"<image(\d+)>")
+
+
+@dataclass
+class Row:
+    """One finished task: its item index (the id), split, variant, source scene, record and image bytes."""
+
+    index: int
+    split: str
+    variant: str
+    source: str
+    record: dict
+    images: list[bytes]
+    extension: str
+
+
+def problem_text(question: str, image_count: int) -> str:
+    """The question with one `<image>` per image, in model order: `<image1>..<imageN>` markers become
+    `<image>` where they stand; a question without markers gets its images first (single-image tasks)."""
+    numbers = [int(number) for number in _MARKER.findall(question)]
+    if not numbers:
+        return IMAGE_TOKEN * image_count + question
+    if numbers != list(range(1, image_count + 1)):
+        raise ValueError(f"image markers {numbers} do not number the {image_count} images in order")
+    return _MARKER.sub(IMAGE_TOKEN, question)
+
+
+def export(fmt: str, out: Path, splits: dict[str, Iterable[Row]], work: Path, id_width: int = 6) -> list[str]:
+    """Write each split's rows to `out` in format `fmt`; return the written paths relative to `out`."""
+    work.mkdir(parents=True, exist_ok=True)
+    if fmt == "easyr1":
+        return [_write_parquet(out / f"{split}.parquet", rows).relative_to(out).as_posix()
+                for split, rows in splits.items()]
+    if fmt == "hf":
+        return _write_hf(out, splits, work)
+    if fmt == "jsonl":
+        return _write_jsonl(out, splits, id_width)
+    if fmt == "llamafactory":
+        return _write_llamafactory(out, splits, id_width)
+    raise ValueError(f"unknown format {fmt!r}; choose one of {list(FORMATS)}")
+
+
+def features():
+    """The `datasets` features of the easyr1 / hf columns (images as the Image feature)."""
+    from datasets import Features, Image, List, Value
+
+    return Features({
+        "id": Value("int64"),
+        "problem": Value("string"),
+        "answer": Value("string"),
+        "images": List(Image()),
+        "task": Value("string"),
+        "variant": Value("string"),
+        "options": List(Value("string")),
+        "spec": Value("string"),
+        "seed": Value("int64"),
+        "source": Value("string"),
+        "scene": Value("string"),
+        "version": Value("string"),
+    })
+
+
+def table_row(row: Row) -> dict:
+    """A row as the easyr1 / hf columns."""
+    record = row.record
+    return {
+        "id": row.index,
+        "problem": problem_text(record["question"], len(row.images)),
+        "answer": record["answer"],
+        "images": [{"bytes": data, "path": None} for data in row.images],
+        "task": record["task"],
+        "variant": row.variant,
+        "options": record["options"],
+        "spec": json.dumps(record["spec"], sort_keys=True),
+        "seed": record["seed"],
+        "source": row.source,
+        "scene": json.dumps(record["scene"], sort_keys=True),
+        "version": record["version"],
+    }
+
+
+def _write_parquet(path: Path, rows: Iterable[Row]) -> Path:
+    """Stream rows into a parquet file whose schema carries the `datasets` features (so images decode)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = features().arrow_schema
+    temporary = path.with_name(path.name + ".tmp")
+    with pq.ParquetWriter(temporary, schema) as writer:
+        batch = []
+        for row in rows:
+            batch.append(table_row(row))
+            if len(batch) == ROW_GROUP:
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                batch = []
+        if batch:
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+    temporary.replace(path)
+    return path
+
+
+def _write_hf(out: Path, splits: dict[str, Iterable[Row]], work: Path) -> list[str]:
+    from datasets import Dataset, DatasetDict
+
+    parquet = {split: _write_parquet(work / f"{split}.parquet", rows) for split, rows in splits.items()}
+    cache = work / "cache"
+    dataset = DatasetDict({split: Dataset.from_parquet(str(path), cache_dir=str(cache)) for split, path in parquet.items()})
+    dataset.save_to_disk(str(out))
+    shutil.rmtree(cache, ignore_errors=True)
+    return ["dataset_dict.json", *sorted(parquet)]
+
+
+def _save_images(out: Path, row: Row, id_width: int) -> list[str]:
+    """Write a row's images under out/images/ and return their paths relative to `out`."""
+    names = [f"images/{row.index:0{id_width}d}_{number}{row.extension}" for number in range(len(row.images))]
+    for name, data in zip(names, row.images):
+        (out / name).write_bytes(data)
+    return names
+
+
+def _write_jsonl(out: Path, splits: dict[str, Iterable[Row]], id_width: int) -> list[str]:
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    written = []
+    for split, rows in splits.items():
+        path = out / f"{split}.jsonl"
+        with open(path, "w", encoding="utf-8") as lines:
+            for row in rows:
+                record = {"id": row.index, "split": split, "variant": row.variant, "source": row.source,
+                          "problem": problem_text(row.record["question"], len(row.images)),
+                          **row.record, "images": _save_images(out, row, id_width)}
+                lines.write(json.dumps(record, ensure_ascii=False) + "\n")
+        written.append(path.name)
+    return written + ["images/"]
+
+
+def _write_llamafactory(out: Path, splits: dict[str, Iterable[Row]], id_width: int) -> list[str]:
+    """Alpaca-style entries (instruction / input / output / images) and their dataset_info.json; image
+    paths are relative to the output folder, LLaMA-Factory's `dataset_dir`."""
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    info, written = {}, []
+    for split, rows in splits.items():
+        path = out / f"{split}.json"
+        with open(path, "w", encoding="utf-8") as entries:
+            entries.write("[")
+            for number, row in enumerate(rows):
+                entry = {"instruction": problem_text(row.record["question"], len(row.images)), "input": "",
+                         "output": row.record["answer"], "images": _save_images(out, row, id_width)}
+                entries.write(("," if number else "") + "\n  " + json.dumps(entry, ensure_ascii=False))
+            entries.write("\n]\n")
+        info[f"spatial_ssrl_{split}"] = {
+            "file_name": path.name, "formatting": "alpaca",
+            "columns": {"prompt": "instruction", "query": "input", "response": "output", "images": "images"},
+        }
+        written.append(path.name)
+    (out / "dataset_info.json").write_text(json.dumps(info, indent=2) + "\n")
+    return written + ["dataset_info.json", "images/"]
