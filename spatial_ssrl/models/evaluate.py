@@ -53,7 +53,9 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
+    low = 0.0 if successes == 0 else float(centre - half)  # exact at the ends (rounding would miss 0 and 1)
+    high = 1.0 if successes == n else float(centre + half)
+    return low, high
 
 
 def bootstrap_interval(values, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float] | None:
@@ -212,19 +214,6 @@ def _report(models, tasks, per_task, settings, done) -> dict:
             results[model][task]["unavailable"] = len(unavailable[task])
     return {"per_task": per_task, "tasks": list(tasks), "models": models, "settings": settings,
             "results": results, "unavailable": {task: records for task, records in unavailable.items() if records}}
-
-
-def _report(models, tasks, per_task, settings, done, unavailable) -> dict:
-    rows = {}
-    for model in models:
-        mine = [record for (name, task, index), record in done.items()
-                if name == model and task in tasks and index < per_task]
-        rows[model] = {task: summarise([record for record in mine if record["task"] == task]) for task in tasks}
-        rows[model]["all"] = summarise(mine)
-        for task in tasks:
-            rows[model][task]["unavailable"] = len(unavailable[task])
-    return {"per_task": per_task, "tasks": list(tasks), "models": models, "settings": settings,
-            "results": rows, "unavailable": {task: items for task, items in unavailable.items() if items}}
 
 
 def _write_outputs(out: Path, report: dict) -> None:

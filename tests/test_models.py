@@ -1,0 +1,526 @@
+"""The model runner, depth estimator and batch evaluation, driven on tiny random models built here.
+
+The models are written by `spatial-ssrl make-tiny-model` and reloaded through the same Auto classes,
+processor and chat template as the released weights; no network is used (HF_HUB_OFFLINE=1, HF_HOME in tmp).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import threading
+import types
+from importlib.machinery import ModuleSpec
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from spatial_ssrl import cli
+from spatial_ssrl.scene import Scene
+from spatial_ssrl.tasks import FORMAT_INSTRUCTION, Task, generate
+
+from conftest import textured_rgb
+
+from spatial_ssrl.models import depth_estimation, runner, zerogpu  # noqa: E402
+from spatial_ssrl.models.evaluate import bootstrap_interval, summarise, wilson_interval  # noqa: E402
+from spatial_ssrl.models.runner import (  # noqa: E402
+    Decoding, ModelUnavailable, group_advantages, load_model, split_response,
+)
+from spatial_ssrl.models.tiny import TINY_MAX_PIXELS, TINY_MIN_PIXELS  # noqa: E402
+
+TINY = dict(min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def offline_hub(tmp_path_factory):
+    """No network and an empty Hugging Face cache in tmp for every test here."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf_home")))
+        patch.delenv("HF_HUB_CACHE", raising=False)
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        patch.setenv("SPATIAL_SSRL_DEVICE", "cpu")
+        patch.delenv("SPATIAL_SSRL_MODEL", raising=False)
+        patch.delenv("SPATIAL_SSRL_DEPTH_MODEL", raising=False)
+        yield
+    runner.unload()
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory, offline_hub) -> Path:
+    path = tmp_path_factory.mktemp("models") / "tiny-qwen"
+    assert cli.main(["make-tiny-model", str(path)]) == 0
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_depth_dirs(tmp_path_factory, offline_hub) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("depth_models")
+    assert cli.main(["make-tiny-model", "--depth", str(root / "relative")]) == 0
+    from spatial_ssrl.models.tiny import save_tiny_depth
+
+    return {"relative": root / "relative", "metric": save_tiny_depth(root / "metric", depth_estimation_type="metric")}
+
+
+@pytest.fixture(scope="module")
+def vlm(tiny_dir):
+    return load_model(str(tiny_dir), **TINY)
+
+
+def rgbd_scene(seed: int = 0) -> Scene:
+    """A 120x200 scene with three depth planes: every task type admits a valid task."""
+    height, width = 120, 200
+    ys, xs = np.mgrid[0:height, 0:width]
+    depth = np.where(xs < width / 3, 1.0, np.where(xs < 2 * width / 3, 4.0, 9.0)) + 0.1 * ys / height
+    return Scene(textured_rgb(height, width, seed), depth.astype(np.float32), name=f"rgbd{seed}")
+
+
+@pytest.fixture(scope="module")
+def tasks() -> dict[str, Task]:
+    scene = rgbd_scene()
+    generated = {name: generate(scene, name, seed=3) for name in ("shuffle", "flip", "crop", "depth", "position")}
+    assert all(task.ok for task in generated.values()), {k: v.reason for k, v in generated.items() if not v.ok}
+    return generated
+
+
+# ------------------------------------------------------------------------------------------------ imports
+
+
+def test_importing_the_package_and_models_never_imports_torch():
+    code = ("import sys, spatial_ssrl, spatial_ssrl.models, spatial_ssrl.cli\n"
+            "from spatial_ssrl.models import split_response, group_advantages, ModelUnavailable, MODELS\n"
+            "spatial_ssrl.cli.build_parser()\n"
+            "heavy = [name for name in ('torch', 'transformers') if name in sys.modules]\n"
+            "assert not heavy, heavy\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+def test_model_choice_argument_then_environment_then_default(monkeypatch):
+    assert runner.resolve_model() == "internlm/Spatial-SSRL-3B"
+    monkeypatch.setenv("SPATIAL_SSRL_MODEL", "internlm/Spatial-SSRL-7B")
+    assert runner.resolve_model() == "internlm/Spatial-SSRL-7B"
+    assert runner.resolve_model("/models/mine") == "/models/mine"
+    assert set(runner.MODELS) == {"internlm/Spatial-SSRL-3B", "internlm/Spatial-SSRL-7B",
+                                  "Qwen/Qwen2.5-VL-3B-Instruct", "internlm/Spatial-SSRL-Qwen3VL-4B"}
+
+
+# --------------------------------------------------------------------------------------- loading, inputs
+
+
+def test_tiny_model_reloads_through_the_auto_classes(vlm, tiny_dir):
+    from transformers import Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor, Qwen2TokenizerFast
+
+    assert isinstance(vlm.processor, Qwen2_5_VLProcessor)
+    assert isinstance(vlm.processor.tokenizer, Qwen2TokenizerFast)
+    assert isinstance(vlm.model, Qwen2_5_VLForConditionalGeneration)
+    assert vlm.describe() == {"model": str(tiny_dir), "device": "cpu", "dtype": "float32", "attention": "sdpa",
+                              "min_pixels": TINY_MIN_PIXELS, "max_pixels": TINY_MAX_PIXELS}
+    tokenizer, config = vlm.processor.tokenizer, vlm.model.config
+    assert config.image_token_id == tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    assert config.vision_start_token_id == tokenizer.convert_tokens_to_ids("<|vision_start|>")
+    assert tokenizer.decode(tokenizer("0-2-3-1 \\boxed{A}").input_ids) == "0-2-3-1 \\boxed{A}"
+
+
+def test_load_is_cached_thread_safe_and_shares_weights(tiny_dir, monkeypatch):
+    runner.unload(str(tiny_dir))
+    calls = []
+    real_load = runner._load
+    monkeypatch.setattr(runner, "_load", lambda *key: calls.append(key) or real_load(*key))
+    loaded = []
+    threads = [threading.Thread(target=lambda: loaded.append(load_model(str(tiny_dir), **TINY))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == [(str(tiny_dir), "cpu")]
+    assert len({id(item.model) for item in loaded}) == 1
+    wide = load_model(str(tiny_dir), min_pixels=TINY_MIN_PIXELS, max_pixels=4 * TINY_MAX_PIXELS)
+    assert wide.model is loaded[0].model and wide.lock is loaded[0].lock and wide.max_pixels == 4 * TINY_MAX_PIXELS
+
+
+def test_crop_task_sends_five_images_then_the_prompt_through_the_chat_template(vlm, tasks):
+    task = tasks["crop"]
+    assert len(task.images) == 5
+    inputs = vlm.task_inputs(task)
+    grid = inputs["image_grid_thw"]
+    assert grid.shape == (5, 3)
+    ids = inputs["input_ids"][0].tolist()
+    image_token = vlm.model.config.image_token_id
+    assert ids.count(image_token) == int(grid.prod(dim=1).sum()) // 4  # 2x2 patches merge into one token
+    text = vlm.processor.tokenizer.decode(ids)
+    assert text.count("<|vision_start|>") == 5
+    prompt = task.question + " " + FORMAT_INSTRUCTION
+    assert prompt == task.prompt()
+    assert text.endswith(f"<|vision_end|>{prompt}<|im_end|>\n<|im_start|>assistant\n")
+    assert text.startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n")
+    images_end = text.rindex("<|vision_end|>")
+    assert text.index(task.question) > images_end
+
+
+def test_pixel_bounds_are_those_of_training_by_default(vlm):
+    vlm = runner.replace(vlm, min_pixels=runner.MIN_PIXELS, max_pixels=runner.MAX_PIXELS)
+    small, large = Image.new("RGB", (64, 48), "red"), Image.new("RGB", (2600, 2000), "blue")
+    for image, check in ((small, lambda pixels: pixels >= 262_144), (large, lambda pixels: pixels <= 4_194_304)):
+        t, h, w = vlm.inputs("Describe.", [image])["image_grid_thw"][0].tolist()
+        assert check(h * w * 14 * 14), (image.size, h, w)
+    assert vlm.inputs("Describe.", [large])["image_grid_thw"][0].prod() > 15_000  # kept large, not shrunk to min
+
+
+def test_unavailable_task_is_refused(vlm):
+    missing = generate(Scene(textured_rgb(64, 64)), "depth", seed=0)
+    assert not missing.ok
+    with pytest.raises(ValueError, match="depth map"):
+        vlm.answer(missing)
+
+
+# ------------------------------------------------------------------------------------ decoding, streaming
+
+
+def test_decoding_settings_are_validated():
+    for bad in (dict(max_new_tokens=0), dict(temperature=-0.1), dict(top_p=0.0), dict(top_p=1.5)):
+        with pytest.raises(ValueError):
+            Decoding(**bad)
+
+
+def test_our_decoding_overrides_the_model_generation_config(vlm):
+    vlm.model.generation_config.update(top_k=1, repetition_penalty=1.05, temperature=0.1, top_p=0.001)
+    sampled = vlm.generation_config(Decoding(temperature=1.0, top_p=0.9, max_new_tokens=7), n=5)
+    assert (sampled.do_sample, sampled.temperature, sampled.top_p, sampled.top_k) == (True, 1.0, 0.9, 0)
+    assert (sampled.repetition_penalty, sampled.num_return_sequences, sampled.max_new_tokens) == (1.0, 5, 7)
+    greedy = vlm.generation_config(Decoding())
+    assert greedy.do_sample is False and greedy.repetition_penalty == 1.0
+    assert vlm.model.generation_config.top_k == 1  # the model's own config is left alone
+    assert greedy.eos_token_id == vlm.model.generation_config.eos_token_id
+
+
+def test_greedy_answer_is_reproducible_and_equals_the_stream(vlm, tasks):
+    task = tasks["shuffle"]
+    first = vlm.answer(task, Decoding(max_new_tokens=12))
+    assert first.text == vlm.answer(task, Decoding(max_new_tokens=12)).text
+    assert 0 < first.n_tokens <= 12 and first.finish in ("eos", "length") and first.model == vlm.model_id
+    stream = vlm.stream(task, Decoding(max_new_tokens=12))
+    chunks = list(stream)
+    assert "".join(chunks) == stream.text == first.text
+    assert stream.result().n_tokens == first.n_tokens
+
+
+def test_sampling_is_reproducible_with_a_seed(vlm, tasks):
+    task = tasks["flip"]
+    sample = lambda seed: vlm.answer(task, Decoding(temperature=1.0, top_p=0.95, seed=seed, max_new_tokens=16)).text
+    assert sample(1) == sample(1)
+    assert len({sample(seed) for seed in (1, 2, 3)}) > 1
+
+
+def test_stream_stops_on_request_and_when_the_consumer_leaves(vlm, tasks):
+    task = tasks["position"]
+    stream = vlm.stream(task, Decoding(max_new_tokens=400))
+    for _ in stream:
+        stream.stop()
+    stopped = stream.result()
+    assert stopped.finish == "stopped" and stopped.n_tokens < 400 and stream.stopped
+
+    stream = vlm.stream(task, Decoding(max_new_tokens=400))
+    for _ in stream:
+        break
+    left = stream.result()
+    assert left.finish == "stopped" and left.n_tokens < 400
+
+    stream = vlm.stream(task, Decoding(max_new_tokens=400))
+    threading.Timer(0.05, stream.stop).start()
+    assert stream.result().n_tokens < 400
+    assert vlm.lock.acquire(timeout=5)  # the worker released the model
+    vlm.lock.release()
+
+
+def test_stream_reraises_generation_errors_in_the_consumer(vlm, tasks, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("device fell over")
+
+    monkeypatch.setattr(vlm.model, "generate", broken)
+    with pytest.raises(RuntimeError, match="device fell over"):
+        vlm.answer(tasks["shuffle"], Decoding(max_new_tokens=4))
+
+
+@pytest.mark.parametrize("text, thinking, answer, closed", [
+    ("<think>left is nearer</think> So \\boxed{2-1-3}", "left is nearer", "So \\boxed{2-1-3}", True),
+    ("< think >a\nb< / think >\\boxed{A}", "a\nb", "\\boxed{A}", True),
+    ("<think>still going, the patch", "still going, the patch", "", False),
+    ("<think>almost done</th", "almost done", "", False),
+    ("<thi", "", "", False),
+    ("The answer is \\boxed{B}", "", "The answer is \\boxed{B}", False),
+    ("</think>\\boxed{C}", "", "\\boxed{C}", True),
+])
+def test_split_response_separates_thinking_from_the_answer(text, thinking, answer, closed):
+    parts = split_response(text)
+    assert (parts.thinking, parts.answer, parts.thinking_closed) == (thinking, answer, closed)
+
+
+# ----------------------------------------------------------------------------------------- group sampling
+
+
+def test_group_advantages_follow_grpo():
+    rewards = [1.0, 0.0, 0.1, 0.9, 0.0]
+    advantages, mean, std, no_signal = group_advantages(rewards)
+    assert mean == pytest.approx(0.4) and std == pytest.approx(np.std(rewards, ddof=1))
+    assert advantages == pytest.approx([(r - 0.4) / (std + 1e-6) for r in rewards])
+    assert not no_signal and sum(advantages) == pytest.approx(0.0, abs=1e-9)
+    for equal in ([0.1] * 5, [1.0] * 5, [0.0]):
+        advantages, _, std, no_signal = group_advantages(equal)
+        assert no_signal and std == 0.0 and advantages == [0.0] * len(equal)
+    with pytest.raises(ValueError):
+        group_advantages([])
+
+
+def test_group_sampling_scores_every_answer_with_the_verifier(vlm, tasks):
+    from spatial_ssrl.verify import score
+
+    task = tasks["depth"]
+    decoding = Decoding(temperature=1.0, seed=7, max_new_tokens=10)
+    group = vlm.sample_group(task, decoding=decoding)
+    assert len(group.answers) == 5 and group.mode == "strict"
+    assert len({answer.text for answer in group.answers}) > 1  # sampled, not five greedy copies
+    for answer in group.answers:
+        expected = score(answer.text, task.answer, mode="strict", task=task.task, options=task.options)
+        assert answer.score.to_dict() == expected.to_dict() and answer.reward == expected.overall
+    advantages, mean, std, no_signal = group_advantages(group.rewards)
+    assert [answer.advantage for answer in group.answers] == advantages
+    assert (group.mean, group.std, group.no_signal) == (mean, std, no_signal)
+    assert no_signal == (len(set(group.rewards)) == 1)
+    assert [a.text for a in vlm.sample_group(task, decoding=decoding).answers] == [a.text for a in group.answers]
+    assert json.loads(json.dumps(group.to_dict()))["answers"][0]["advantage"] == group.answers[0].advantage
+    with pytest.raises(ValueError, match="temperature"):
+        vlm.sample_group(task, decoding=Decoding())
+
+
+# ------------------------------------------------------------------------------------------- unavailable
+
+
+def test_missing_local_folder_says_where_it_looked(tmp_path):
+    folder = tmp_path / "no-such-model"
+    with pytest.raises(ModelUnavailable) as error:
+        load_model(str(folder))
+    message = str(error.value)
+    assert str(folder) in message and "no such folder" in message and "SPATIAL_SSRL_MODEL=DIR" in message
+
+
+def test_uncached_hub_model_offline_says_which_id_where_and_how(tmp_path):
+    with pytest.raises(ModelUnavailable) as error:
+        load_model("internlm/Spatial-SSRL-3B")
+    message = str(error.value)
+    cache = Path(os.environ["HF_HOME"]) / "hub" / "models--internlm--Spatial-SSRL-3B"
+    assert "'internlm/Spatial-SSRL-3B' is not available" in message
+    assert str(cache) in message and "HF_HUB_OFFLINE" in message
+    assert "hf download internlm/Spatial-SSRL-3B --local-dir DIR" in message and "--model DIR" in message
+
+
+def test_folder_without_a_model_is_unavailable_too(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ModelUnavailable, match="holds no loadable model"):
+        load_model(str(tmp_path))
+
+
+def test_eval_cli_reports_an_unavailable_model_plainly(tmp_path, capsys):
+    Image.fromarray(textured_rgb(64, 64)).save(tmp_path / "a.png")
+    code = cli.main(["eval", "--model", "internlm/Spatial-SSRL-7B", "--scenes", str(tmp_path), "--per-task", "1",
+                     "--out", str(tmp_path / "out"), "--no-progress"])
+    assert code == 2
+    assert "'internlm/Spatial-SSRL-7B' is not available" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------- depth
+
+
+def test_inverse_depth_becomes_depth_with_the_order_reversed():
+    inverse = np.array([[4.0, 2.0, 1.0], [0.5, 0.0, -1.0]], dtype=np.float32)
+    depth = depth_estimation.inverse_to_depth(inverse)
+    np.testing.assert_allclose(depth[0], [0.25, 0.5, 1.0])
+    assert depth[1, 0] == 2.0 and np.isnan(depth[1, 1:]).all()  # nothing is nearer than "no disparity"
+
+
+def test_output_kind_is_explicit_per_architecture():
+    from transformers import DPTConfig, GLPNConfig
+
+    from spatial_ssrl.models.tiny import tiny_depth_config
+
+    assert depth_estimation.output_kind(tiny_depth_config("relative")) == "inverse"
+    assert depth_estimation.output_kind(tiny_depth_config("metric")) == "depth"
+    assert depth_estimation.output_kind(DPTConfig()) == "inverse"
+    assert depth_estimation.output_kind(GLPNConfig()) == "depth"
+    with pytest.raises(ValueError, match="output="):
+        depth_estimation.output_kind(types.SimpleNamespace(model_type="mystery"))
+
+
+def test_estimated_depth_inverts_the_relative_model_and_is_recorded(tiny_depth_dirs):
+    estimator = depth_estimation.load_depth_estimator(str(tiny_depth_dirs["relative"]))
+    assert estimator.output == "inverse"
+    scene = Scene(textured_rgb(72, 96, seed=1), name="photo")
+    raw = estimator.raw(scene.rgb)
+    assert raw.shape == (72, 96) and (raw > 0).mean() > 0.3
+    estimated = depth_estimation.estimate_scene_depth(scene, str(tiny_depth_dirs["relative"]))
+    origin = f"estimated:{tiny_depth_dirs['relative']}"
+    assert estimated.depth_origin == origin and estimated.describe()["depth_origin"] == origin
+    np.testing.assert_array_equal(estimated.rgb, scene.rgb)
+    positive = raw > 0
+    np.testing.assert_allclose(estimated.depth[positive], 1.0 / raw[positive], rtol=1e-6)
+    assert np.isnan(estimated.depth[~positive]).all()
+    nearer, farther = np.unravel_index(np.argmax(raw), raw.shape), np.unravel_index(np.argmin(np.where(positive, raw, np.inf)), raw.shape)
+    assert estimated.depth[nearer] < estimated.depth[farther]
+    result = generate(estimated, "depth", seed=0)
+    assert result.scene["depth_origin"] == origin  # task records (and Unavailable ones) say how depth was made
+    assert not generate(scene, "depth", seed=0).ok
+
+
+def test_metric_estimator_output_is_kept_as_depth(tiny_depth_dirs):
+    estimator = depth_estimation.load_depth_estimator(str(tiny_depth_dirs["metric"]))
+    assert estimator.output == "depth"
+    rgb = textured_rgb(56, 70, seed=2)
+    raw = estimator.raw(rgb)
+    np.testing.assert_allclose(estimator.predict(rgb), np.where(raw > 0, raw, np.nan), rtol=1e-6)
+    forced = depth_estimation.load_depth_estimator(str(tiny_depth_dirs["metric"]), output="inverse")
+    assert forced.output == "inverse" and forced.model is estimator.model
+
+
+def test_missing_depth_model_names_its_own_flag_and_variable(tmp_path):
+    with pytest.raises(ModelUnavailable) as error:
+        depth_estimation.load_depth_estimator()
+    message = str(error.value)
+    assert "depth-anything/Depth-Anything-V2-Small-hf" in message
+    assert "--depth-model DIR" in message and "SPATIAL_SSRL_DEPTH_MODEL=DIR" in message
+
+
+# ------------------------------------------------------------------------------------------------ ZeroGPU
+
+
+def test_gpu_decorator_is_a_no_op_off_zero_gpu(monkeypatch):
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    function = lambda: 1  # noqa: E731
+    assert zerogpu.gpu(duration=10)(function) is function
+
+
+def test_gpu_decorator_uses_spaces_on_zero_gpu(monkeypatch):
+    calls = []
+    spaces = types.ModuleType("spaces")
+    spaces.__spec__ = ModuleSpec("spaces", None)
+    spaces.GPU = lambda duration: calls.append(duration) or (lambda function: ("wrapped", function))
+    monkeypatch.setitem(sys.modules, "spaces", spaces)
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    function = lambda: 1  # noqa: E731
+    assert zerogpu.gpu(duration=42)(function) == ("wrapped", function) and calls == [42]
+    monkeypatch.setenv("SPACES_ZERO_GPU", "0")
+    assert zerogpu.gpu(duration=42)(function) is function
+
+
+def test_gpu_duration_grows_with_the_request():
+    config = lambda tokens, n: types.SimpleNamespace(max_new_tokens=tokens, num_return_sequences=n)  # noqa: E731
+    short, long, group = (runner._gpu_seconds(None, None, config(*args)) for args in ((64, 1), (2048, 1), (2048, 5)))
+    assert 20 <= short < long < group <= 300
+
+
+# ------------------------------------------------------------------------------------------------ eval
+
+
+def test_intervals():
+    assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    low, high = wilson_interval(0, 10)
+    assert low == 0.0 and high == pytest.approx(0.2775, abs=1e-4)
+    assert wilson_interval(10, 10)[1] == 1.0 and wilson_interval(0, 0) is None
+    assert bootstrap_interval([0.1] * 7) == pytest.approx((0.1, 0.1))
+    low, high = bootstrap_interval([0.0, 1.0] * 20)
+    assert low < 0.5 < high and bootstrap_interval([0.0, 1.0] * 20) == (low, high)
+    row = summarise([{"accuracy": 1, "format": 1, "overall": 1.0, "finish": "eos", "n_tokens": 5},
+                     {"accuracy": 0, "format": 1, "overall": 0.1, "finish": "length", "n_tokens": 9}])
+    assert (row["n"], row["accuracy"], row["format_rate"], row["truncated"]) == (2, 0.5, 1.0, 1)
+    assert row["mean_reward"] == pytest.approx(0.55)
+
+
+def write_scenes(folder: Path) -> Path:
+    """An RGB-D scene (DIODE-style names) and an RGB-only photo."""
+    folder.mkdir(parents=True, exist_ok=True)
+    scene = rgbd_scene(seed=4)
+    Image.fromarray(scene.rgb).save(folder / "room.png")
+    np.save(folder / "room_depth.npy", scene.depth)
+    Image.fromarray(textured_rgb(110, 180, seed=5)).save(folder / "street.jpg")
+    return folder
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_eval_end_to_end_two_models_then_resume(tmp_path, tiny_dir, monkeypatch):
+    second = tmp_path / "tiny-2"
+    assert cli.main(["make-tiny-model", str(second), "--seed", "1"]) == 0
+    scenes, out = write_scenes(tmp_path / "scenes"), tmp_path / "out"
+    answered = []
+    real_answer = runner.VLM.answer
+    monkeypatch.setattr(runner.VLM, "answer", lambda self, task, *a, **k: answered.append(
+        (self.model_id, task.task, task.seed)) or real_answer(self, task, *a, **k))
+    args = ["eval", "--model", str(tiny_dir), "--model", str(second), "--scenes", str(scenes), "--per-task", "2",
+            "--seed", "5", "--out", str(out), "--max-new-tokens", "6", "--min-pixels", str(TINY_MIN_PIXELS),
+            "--max-pixels", str(TINY_MAX_PIXELS), "--no-progress"]
+    assert cli.main(args) == 0
+    assert len(answered) == 2 * 5 * 2
+
+    report = json.loads((out / "report.json").read_text())
+    assert report["models"] == [str(tiny_dir), str(second)]
+    for model in report["models"]:
+        rows = report["results"][model]
+        assert set(rows) == {"shuffle", "flip", "crop", "depth", "position", "all"}
+        assert rows["all"]["n"] == 10 and all(rows[task]["n"] == 2 for task in report["tasks"])
+        for row in rows.values():
+            assert 0 <= row["accuracy"] <= 1 and 0 <= row["format_rate"] <= 1
+            for name in ("accuracy", "format_rate", "mean_reward"):
+                low, high = row[f"{name}_ci95"]
+                assert 0 <= low <= row[name] <= high <= 1
+    records = read_jsonl(out / "responses.jsonl")
+    assert len(records) == 20
+    by_task = {(r["task"], r["index"]): r for r in records if r["model"] == str(tiny_dir)}
+    assert by_task[("depth", 1)]["scene"] == "room.png"  # item 1 starts at the RGB-only photo, which has no depth
+    for record in records:
+        assert record["response"] and record["n_tokens"] <= 6 and record["mode"] == "strict"
+    with (out / "report.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2 * 6 and {row["task"] for row in rows} >= {"crop", "all"}
+    with Image.open(out / "report.png") as chart:
+        assert chart.format == "PNG" and chart.size[0] > 600
+
+    # Interrupt: keep 7 finished lines and half of the 8th; resuming answers exactly the missing 13.
+    lines = (out / "responses.jsonl").read_text().splitlines(keepends=True)
+    (out / "responses.jsonl").write_text("".join(lines[:7]) + lines[7][:25])
+    answered.clear()
+    assert cli.main(args) == 0
+    assert len(answered) == 13
+    resumed = read_jsonl(out / "responses.jsonl")
+    assert resumed[:7] == records[:7] and len(resumed) == 20
+    assert len({(r["model"], r["task"], r["index"]) for r in resumed}) == 20
+    answered.clear()
+    assert cli.main(args) == 0 and answered == []  # finished: nothing is redone
+    assert json.loads((out / "report.json").read_text())["results"] == report["results"]
+
+    assert cli.main([*args[:args.index("--seed")], "--seed", "6", *args[args.index("--seed") + 2:]]) == 2
+
+
+def test_eval_without_depth_reports_unavailable_items_or_estimates_depth(tmp_path, tiny_dir, tiny_depth_dirs):
+    scenes = tmp_path / "photos"
+    scenes.mkdir()
+    Image.fromarray(textured_rgb(110, 180, seed=5)).save(scenes / "street.jpg")
+    common = ["--model", str(tiny_dir), "--scenes", str(scenes), "--per-task", "1", "--tasks", "depth", "flip",
+              "--max-new-tokens", "4", "--min-pixels", str(TINY_MIN_PIXELS), "--max-pixels", str(TINY_MAX_PIXELS),
+              "--no-progress"]
+    assert cli.main(["eval", *common, "--out", str(tmp_path / "plain")]) == 0
+    report = json.loads((tmp_path / "plain" / "report.json").read_text())
+    assert report["results"][str(tiny_dir)]["depth"]["n"] == 0
+    assert report["results"][str(tiny_dir)]["depth"]["unavailable"] == 1
+    assert "depth" in report["unavailable"]["depth"][0]["unavailable"]
+    assert report["results"][str(tiny_dir)]["flip"]["n"] == 1
+
+    assert cli.main(["eval", *common, "--out", str(tmp_path / "estimated"), "--estimate-depth",
+                     "--depth-model", str(tiny_depth_dirs["relative"])]) == 0
+    report = json.loads((tmp_path / "estimated" / "report.json").read_text())
+    assert report["settings"]["scenes"]["street.jpg"]["depth_origin"] == f"estimated:{tiny_depth_dirs['relative']}"
+    depth_row = report["results"][str(tiny_dir)]["depth"]
+    assert depth_row["n"] + depth_row["unavailable"] == 1
