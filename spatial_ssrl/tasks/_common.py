@@ -76,6 +76,14 @@ def thumbnail_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).mean())
 
 
+def medoid(patches: list[np.ndarray]) -> int:
+    """Index of the patch with the smallest total distance to the others: the pick of a shortcut that
+    chooses the most typical option (crop distractors are all made from the answer, so it is often central)."""
+    thumbs = [thumbnail(patch) for patch in patches]
+    totals = [sum(thumbnail_distance(a, b) for b in thumbs) for a in thumbs]
+    return int(np.argmin(totals))
+
+
 def closest_pair(patches: list[np.ndarray]) -> tuple[float, int, int]:
     """(distance, i, j) of the two most similar patches: the pair most likely to be confused."""
     thumbs = [thumbnail(patch) for patch in patches]

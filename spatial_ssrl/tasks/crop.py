@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from ._common import DISTANCE_THUMBNAIL, closest_pair
+from ._common import DISTANCE_THUMBNAIL, closest_pair, medoid
 from .controls import Control
 from .record import NoValidTask, Rendered
 
@@ -42,6 +42,10 @@ CONTROLS = (
             "options must differ pairwise by at least this (mean abs. difference of 32x32 thumbnails, 0-255); "
             "e.g. a rotated crop of a uniform region equals the crop and is rejected",
             minimum=0.0, maximum=64.0),
+    Control("balance_consensus", True,
+            "make the answer the most typical option (least total distance to the others) only as often as "
+            "chance (1 in 4): otherwise 'pick the option most like the others' is a shortcut, since every "
+            "distractor is made from the answer"),
     Control("max_attempts", 20, "positions tried before the scene is reported as having no valid crop task",
             minimum=1, maximum=200),
 )
@@ -73,12 +77,15 @@ def render_option(rgb: np.ndarray, kind: str, box: list[int], detail: int, side:
 
 
 def sample(scene, rng: np.random.Generator, controls: dict) -> dict:
-    """Uniform position, 3 of the 5 distractor kinds, uniform answer letter; retry if options coincide."""
+    """Uniform position, 3 of the 5 distractor kinds, uniform answer letter; retry if options coincide, or
+    (when balancing) until the answer is the most typical option exactly when a 1-in-4 draw says so."""
     side = int(controls["size_fraction"] * min(scene.height, scene.width))
     detail = max(8, round(controls["option_detail"] * side))
     if side < 16:
         raise NoValidTask(f"the image is too small for a crop task (missing square would be {side} px)")
-    closest = None
+    balance = controls["balance_consensus"]
+    answer_is_typical = balance and rng.random() < 1 / len(LETTERS)
+    closest, fallback = None, None
     for _ in range(controls["max_attempts"]):
         box = [int(rng.integers(scene.width - side + 1)), int(rng.integers(scene.height - side + 1)), side]
         kinds = [ANSWER] + [DISTRACTOR_KINDS[i] for i in rng.choice(len(DISTRACTOR_KINDS), 3, replace=False)]
@@ -88,8 +95,14 @@ def sample(scene, rng: np.random.Generator, controls: dict) -> dict:
         thumbs = [render_option(scene.rgb, kind, box, DISTANCE_THUMBNAIL, DISTANCE_THUMBNAIL)
                   for kind in option_kinds.values()]
         closest = closest_pair(thumbs)[0]
-        if closest >= controls["min_option_difference"]:
-            return {"box": box, "option_kinds": option_kinds, "detail": detail}
+        if closest < controls["min_option_difference"]:
+            continue
+        spec = {"box": box, "option_kinds": option_kinds, "detail": detail}
+        if not balance or (list(option_kinds.values())[medoid(thumbs)] == ANSWER) == answer_is_typical:
+            return spec
+        fallback = fallback or spec
+    if fallback is not None:
+        return fallback
     raise NoValidTask(
         f"in {controls['max_attempts']} positions, two options were always nearly identical (last closest pair "
         f"{closest:.1f} < {controls['min_option_difference']}): the image is too uniform for a crop task")

@@ -36,14 +36,18 @@ CONTROLS = (
             minimum=1.0, maximum=2000.0),
     Control("depth_threshold", 0.25, "normalised depth difference below which front/back is 'none' (paper: 0.25)",
             minimum=0.01, maximum=1.0),
-    Control("threshold_margin", 0.0,
-            "exclude pairs within this fraction of either threshold (0 = the paper's hard thresholds)",
-            minimum=0.0, maximum=0.9),
+    Control("threshold_margin", 0.1,
+            "exclude pairs within this fraction of either threshold, whose answer hinges on a difference no one "
+            "can see (0 = the paper's hard thresholds)", minimum=0.0, maximum=0.9),
     Control("min_valid_fraction", 0.9, "fraction of a region's pixels that must have depth",
             minimum=0.1, maximum=1.0),
     Control("border_fraction", 0.05, "regions lie in the central part of the image (paper: central 90%)",
             minimum=0.0, maximum=0.3),
     Control("mention_height", True, "add 'and ignore the height difference between the two regions'"),
+    Control("balance_cues", True,
+            "draw which axes decide the answer (sideways only, depth only, both) uniformly, and where depth "
+            "decides, whether the farther region is the higher one in the image by a fair coin: otherwise "
+            "sideways-only answers dominate and 'higher in the image is farther' is a shortcut"),
     Control("max_attempts", 50, "camera regions tried before the scene is reported as having no valid task",
             minimum=1, maximum=1000),
 )
@@ -84,8 +88,25 @@ def _valid_targets(candidates: dict, camera: int, controls: dict) -> np.ndarray:
     return ((dx >= lateral_t) | (dz >= depth_t)) & ~near_edge
 
 
+#: Answer kinds for balancing: which axes pass their threshold, and (where depth passes) whether the
+#: farther region is also the higher one in the image.
+KINDS = ("sideways", "depth, farther is higher", "depth, farther is lower",
+         "both, farther is higher", "both, farther is lower")
+
+
+def target_kinds(candidates: dict, camera: int, targets: np.ndarray, controls: dict) -> np.ndarray:
+    """The KINDS index of each target seen from the camera region."""
+    depth_passes = np.abs(candidates["mean"][targets] - candidates["mean"][camera]) >= controls["depth_threshold"]
+    lateral_passes = np.abs(candidates["x"][targets] - candidates["x"][camera]) >= controls["lateral_threshold"]
+    farther = candidates["mean"][targets] > candidates["mean"][camera]
+    higher = candidates["y"][targets] < candidates["y"][camera]
+    concordant = farther == higher
+    return np.where(~depth_passes, 0, np.where(lateral_passes, 3, 1) + np.where(concordant, 0, 1))
+
+
 def sample(scene, rng: np.random.Generator, controls: dict) -> dict:
-    """Uniform facing; a uniform camera region, then a uniform target among those with a determinate answer."""
+    """Uniform facing; a uniform camera region, then a uniform target among those with a determinate answer
+    (when balancing: among those of a kind drawn first, answer axes uniform, height cue a fair coin)."""
     facing = list(FACINGS)[int(rng.integers(len(FACINGS)))]
     size = controls["region_size"]
     candidates = region_candidates(scene, size, controls["max_range"], controls["min_valid_fraction"],
@@ -93,33 +114,50 @@ def sample(scene, rng: np.random.Generator, controls: dict) -> dict:
     count = len(candidates["x"])
     if count < 2:
         raise NoValidTask(f"only {count} flat regions of {size}x{size} px with valid depth were found; two are needed")
+    balance = controls["balance_cues"]
+    if balance:
+        axes = int(rng.integers(3))  # sideways / depth / both, then the height coin
+        wanted = 0 if axes == 0 else 2 * axes - 1 + int(rng.integers(2))
+    fallback = None
     for _ in range(controls["max_attempts"]):
         camera = int(rng.integers(count))
         targets = np.flatnonzero(_valid_targets(candidates, camera, controls))
         if len(targets) == 0:
             continue
-        target = int(targets[rng.integers(len(targets))])
-        camera_label = int(rng.integers(1, 3))
-        labels = {camera: camera_label, target: 3 - camera_label}
-        regions = [region_record(labels[i], candidates["x"][i], candidates["y"][i], size,
-                                 depth_min=candidates["min"][i], depth_max=candidates["max"][i],
-                                 depth_mean=candidates["mean"][i]) for i in (camera, target)]
-        answer = relative_direction(float(candidates["x"][target] - candidates["x"][camera]),
-                                    float(candidates["mean"][target] - candidates["mean"][camera]), facing,
-                                    controls["lateral_threshold"], controls["depth_threshold"])
-        family = DIAGONAL_OPTIONS if "-" in answer else CARDINAL_OPTIONS
-        return {
-            "regions": sorted(regions, key=lambda region: region["label"]),
-            "camera": camera_label,
-            "target": 3 - camera_label,
-            "facing": facing,
-            "options": [family[i] for i in rng.permutation(4)],
-            "thresholds": {"lateral_px": controls["lateral_threshold"], "depth": controls["depth_threshold"]},
-            "mention_height": controls["mention_height"],
-        }
+        if balance:
+            kinds = target_kinds(candidates, camera, targets, controls)
+            if not (kinds == wanted).any():
+                fallback = fallback or (camera, int(targets[rng.integers(len(targets))]))
+                continue
+            targets = targets[kinds == wanted]
+        return _spec(candidates, camera, int(targets[rng.integers(len(targets))]), facing, rng, controls)
+    if fallback is not None:
+        return _spec(candidates, *fallback, facing, rng, controls)
     raise NoValidTask(
         f"no pair of flat regions is at least {controls['lateral_threshold']:g} px apart sideways or "
         f"{controls['depth_threshold']:g} apart in normalised depth (tried {controls['max_attempts']} camera regions)")
+
+
+def _spec(candidates: dict, camera: int, target: int, facing: str, rng, controls: dict) -> dict:
+    size = controls["region_size"]
+    camera_label = int(rng.integers(1, 3))
+    labels = {camera: camera_label, target: 3 - camera_label}
+    regions = [region_record(labels[i], candidates["x"][i], candidates["y"][i], size,
+                             depth_min=candidates["min"][i], depth_max=candidates["max"][i],
+                             depth_mean=candidates["mean"][i]) for i in (camera, target)]
+    answer = relative_direction(float(candidates["x"][target] - candidates["x"][camera]),
+                                float(candidates["mean"][target] - candidates["mean"][camera]), facing,
+                                controls["lateral_threshold"], controls["depth_threshold"])
+    family = DIAGONAL_OPTIONS if "-" in answer else CARDINAL_OPTIONS
+    return {
+        "regions": sorted(regions, key=lambda region: region["label"]),
+        "camera": camera_label,
+        "target": 3 - camera_label,
+        "facing": facing,
+        "options": [family[i] for i in rng.permutation(4)],
+        "thresholds": {"lateral_px": controls["lateral_threshold"], "depth": controls["depth_threshold"]},
+        "mention_height": controls["mention_height"],
+    }
 
 
 def answer_text(spec: dict) -> str:
