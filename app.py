@@ -1,0 +1,38 @@
+"""The Spatial-SSRL studio: the Hugging Face Space entry point (`python app.py`).
+
+Runs on any machine: without a GPU, without PyTorch, without downloaded weights, the page says what is
+unavailable and how to enable it, and everything else works. Point it at local weights with
+`--model DIR` / `SPATIAL_SSRL_MODEL=DIR` (and `--depth-model DIR` / `SPATIAL_SSRL_DEPTH_MODEL=DIR`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from demo import Studio, build_demo, launch_options
+from spatial_ssrl.geometry import POINT_BUDGET
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="Spatial-SSRL model: a local folder or a hub id "
+                                        "(default: $SPATIAL_SSRL_MODEL, else internlm/Spatial-SSRL-3B)")
+    parser.add_argument("--depth-model", help="monocular depth model for uploads without depth: folder or hub id "
+                                              "(default: $SPATIAL_SSRL_DEPTH_MODEL, else Depth Anything V2 Small)")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        help="address to listen on (0.0.0.0 to serve the network)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    parser.add_argument("--point-budget", type=int, default=POINT_BUDGET, help="points in the 3D view")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    studio = Studio.from_environment(args.model, args.depth_model, point_budget=args.point_budget)
+    print(studio.status().banner().replace("**", ""), flush=True)
+    build_demo(studio).queue().launch(server_name=args.host, server_port=args.port, **launch_options())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,429 @@
+"""Event handlers: plain functions of their inputs (the Studio first, then what the components hold).
+
+They return plain values in the order `layout.py` wires them, so tests call them directly. A visitor's
+scene and task arrive as `gr.State` values and go back out the same way; nothing here keeps state.
+Every failure a visitor can cause (bad upload, bad control, missing model) becomes a message on the page.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import gradio as gr
+
+from spatial_ssrl import explain, geometry
+from spatial_ssrl.loaders import load_scene
+from spatial_ssrl.scene import Scene, SceneError
+from spatial_ssrl.tasks import FORMAT_INSTRUCTION, TASK_NAMES, ControlError, Task, generate, task_controls
+
+from .studio import Studio, write_png
+
+#: Seeds drawn by "New task": short enough to read out in a talk and type into a URL.
+SEED_RANGE = 1_000_000
+#: Query-string keys that are not controls.
+LINK_KEYS = ("scene", "task", "seed")
+ANSWER_FORMATS = {
+    "shuffle": "e.g. 0-2-3-1: for each original place in reading order, the label that belongs there",
+    "flip": "Label-Direction, e.g. 3-0 (0 = flipped vertically, 1 = horizontally)",
+    "depth": "Smallest-Middle-Largest, e.g. 2-1-3 (nearest region first)",
+}
+#: Colour names of the regions in the 3D view (geometry.REGION_COLOURS), for the legend.
+REGION_COLOUR_NAMES = {1: "red", 2: "blue", 3: "green"}
+
+
+@dataclass
+class Current:
+    """A visitor's current task, with the scene it was made from (kept in gr.State)."""
+
+    scene: Scene
+    task: Task
+    intrinsics: geometry.Intrinsics | None = None
+
+
+def control_layout() -> list[tuple[str, object]]:
+    """Every (task, Control) pair in a fixed order: the UI has one component per pair."""
+    return [(task, control) for task in TASK_NAMES for control in task_controls(task)]
+
+
+def controls_for(task: str, values) -> dict:
+    """The chosen task's control values from the flat list of every control component's value."""
+    return {control.name: value for (owner, control), value in zip(control_layout(), values)
+            if owner == task and value is not None}
+
+
+def new_seed() -> int:
+    """A fresh random seed for "New task" (the OS's randomness: nothing shared between visitors)."""
+    return random.SystemRandom().randrange(SEED_RANGE)
+
+
+# ------------------------------------------------------------------------------------------- scenes
+
+def pick_shipped(studio: Studio, name: str) -> tuple[Scene | None, str]:
+    """Switch to a shipped scene: (scene state, scene description)."""
+    try:
+        scene = studio.scene(name)
+    except (SceneError, FileNotFoundError) as error:
+        return None, f"⚠️ {error}"
+    return scene, describe_scene(studio, scene)
+
+
+def load_upload(studio: Studio, previous: Scene | None, rgb, depth, mask, depth_scale, estimate: bool
+                ) -> tuple[Scene | None, str]:
+    """Make a scene of the visitor's files; on any problem keep the previous scene and say what was wrong."""
+    if not rgb:
+        return previous, "⚠️ Choose an RGB image to upload first (PNG, JPEG, WebP, ...)."
+    try:
+        scene = load_scene(rgb, depth or None, mask or None, depth_scale=depth_scale or None,
+                           name=Path(rgb).stem)
+    except SceneError as error:
+        return previous, f"⚠️ **That upload cannot be used**: {error}"
+    note = ""
+    if estimate and not scene.has_depth:
+        scene, note = estimate_depth(studio, scene)
+    return scene, describe_scene(studio, scene) + note
+
+
+def estimate_depth(studio: Studio, scene: Scene) -> tuple[Scene, str]:
+    """The scene with depth from the monocular estimator, or unchanged with the reason it is not."""
+    try:
+        from spatial_ssrl.models import estimate_scene_depth
+
+        return estimate_scene_depth(scene, studio.depth_model), ""
+    except (OSError, ImportError) as error:  # ModelUnavailable is an OSError; ImportError: no torch
+        return scene, f"\n\n⚠️ **Depth could not be estimated**: {error}"
+
+
+def describe_scene(studio: Studio, scene: Scene) -> str:
+    """Markdown: the scene's name, size, where its depth came from, and its licence if shipped."""
+    lines = [f"**{scene.name}**: {scene.width}x{scene.height} px."]
+    origin = scene.depth_origin
+    if origin == "sensor":
+        valid = float(scene.valid.mean())
+        lines.append(f"Depth: from a file (`{scene.sources.get('depth', 'depth')}`), known at {valid:.0%} of pixels.")
+    elif origin and origin.startswith("estimated:"):
+        lines.append(f"Depth: estimated by the model `{origin.split(':', 1)[1]}` (relative depth, not measured).")
+    else:
+        lines.append("Depth: none. The depth and position tasks need depth: upload a depth file, or tick "
+                     f"*Estimate depth* (needs the depth model `{studio.depth_model}`).")
+    for entry in studio.shipped():
+        if entry["name"] == scene.name:
+            lines.append(f"{entry['description']}. Licence: {entry['licence']}.")
+    return "\n\n".join(lines)
+
+
+# -------------------------------------------------------------------------------------------- tasks
+
+def render_task(studio: Studio, scene: Scene | None, task_name: str, seed, *values) -> tuple:
+    """Generate the task and every view of it. Returns, in order: task state, model-facing images (with
+    captions), question, status, overlay, depth map, 3D view, option radio, answer box, then cleared
+    revealed answer, spec, the permalink, and cleared chat, reward, group table, group summary, own score."""
+    if scene is None:
+        return task_view(None, status="⚠️ Choose a shipped scene or upload one first.")
+    seed = int(seed or 0)
+    controls = controls_for(task_name, values)
+    link = permalink(studio, scene, task_name, seed, controls)
+    try:
+        task = generate(scene, task_name, seed, controls)
+    except ControlError as error:
+        return task_view(None, status=f"⚠️ {error}", link=link)
+    if not task.ok:
+        return task_view(None, status=f"**No {task_name} task in this scene** (seed {seed}): {task.reason}.",
+                         depth=depth_map_file(studio, scene, None, task_name, seed, controls), link=link)
+    current = Current(scene, task, studio.intrinsics(scene))
+    folder = studio.task_dir(scene, task_name, seed, task.controls)
+    choice, text = answer_inputs(task)
+    note = "" if link else "This scene was uploaded, so there is no permalink for it."
+    return task_view(current, images=model_images(task, folder), question=question_markdown(task), status=note,
+                     overlay=overlay_file(current, folder, reveal=False),
+                     depth=depth_map_file(studio, scene, task, task_name, seed, controls),
+                     points=point_view_file(studio, current, folder), choice=choice, text=text, link=link)
+
+
+def task_view(current: Current | None, *, images=(), question="", status="", overlay=None, depth=None, points=None,
+              choice=None, text=None, link="") -> tuple:
+    """The render outputs in wiring order; answer, chat and scores start cleared for every new task."""
+    choice = choice if choice is not None else gr.Radio(visible=False)
+    text = text if text is not None else gr.Textbox(visible=False)
+    return (current, list(images), question, status, overlay, depth, points, choice, text,
+            "", gr.JSON(value=None, visible=False), link, [], "", [], "", "")
+
+
+def model_images(task: Task, folder: Path) -> list[tuple[str, str]]:
+    """The task's images as lossless files, captioned in the order the model receives them."""
+    names = task.image_names()
+    captions = (["image 1: the picture with the hole"] + [f"option {letter}" for letter in "ABCD"]
+                if task.task == "crop" else ["the image the model sees"])
+    return [(str(write_png(image, folder / name)), caption) for image, name, caption in zip(task.images, names, captions)]
+
+
+def overlay_file(current: Current, folder: Path, *, reveal: bool) -> str:
+    name = "overlay_revealed.png" if reveal else "overlay.png"
+    return str(write_png(explain.overlay(current.scene, current.task, reveal=reveal), folder / name))
+
+
+def depth_map_file(studio: Studio, scene: Scene, task: Task | None, task_name: str, seed: int,
+                   controls: dict) -> str | None:
+    """The colour-mapped depth (regions marked for depth/position tasks); None for an RGB-only scene."""
+    if not scene.has_depth:
+        return None
+    folder = studio.task_dir(scene, task_name, seed, task.controls if task else controls)
+    regions = task.spec.get("regions") if task else None
+    return str(write_png(explain.depth_map(scene, regions), folder / "depth_map.png"))
+
+
+def point_view_file(studio: Studio, current: Current, folder: Path) -> str | None:
+    """The GLB point cloud (regions, and the position task's camera, marked); None without depth."""
+    if not current.scene.has_depth:
+        return None
+    path = folder / "points.glb"
+    if not path.exists():
+        spec = current.task.spec if "regions" in current.task.spec else None
+        geometry.write_point_view(path, current.scene, spec, budget=studio.point_budget,
+                                  intrinsics=current.intrinsics)
+    return str(path)
+
+
+def question_markdown(task: Task) -> str:
+    """The question as the model reads it (the format instruction is added when the model runs)."""
+    text = task.question
+    if task.options:
+        text += "\n\n" + "  \n".join(f"**{letter}.** {option}" for letter, option in zip("ABCD", task.options))
+    legend = ""
+    if "regions" in task.spec:
+        legend = "\n\n*3D view*: " + ", ".join(f"region {region['label']} is {REGION_COLOUR_NAMES[region['label']]}"
+                                               for region in task.spec["regions"])
+        if task.task == "position":
+            legend += "; the yellow camera and arrow show where camera stands and faces"
+    return f"**Question** ({task.task}, seed {task.seed})\n\n{text}{legend}"
+
+
+def answer_inputs(task: Task):
+    """Letter buttons for the multiple-choice tasks, an order entry for the others."""
+    if task.task in ("crop", "position"):
+        labels = task.options or ["", "", "", ""]
+        choices = [(f"{letter}. {label}".strip(". ") if label else letter, letter)
+                   for letter, label in zip("ABCD", labels)]
+        return gr.Radio(choices=choices, value=None, visible=True), gr.Textbox(value="", visible=False)
+    return gr.Radio(choices=[], value=None, visible=False), gr.Textbox(value="", visible=True,
+                                                                        placeholder=ANSWER_FORMATS[task.task])
+
+
+def permalink(studio: Studio, scene: Scene, task: str, seed: int, controls: dict) -> str:
+    """The query string that rebuilds this task for anyone; only controls that differ from the default."""
+    shipped = {entry["name"] for entry in studio.shipped()}
+    if scene.name not in shipped or studio.scene(scene.name) is not scene:  # an upload cannot be linked
+        return ""
+    defaults = {control.name: control.default for control in task_controls(task)}
+    changed = {name: value for name, value in controls.items()
+               if name in defaults and control_value(defaults[name], value) != defaults[name]}
+    return "?" + urlencode({"scene": scene.name, "task": task, "seed": seed, **changed})
+
+
+def control_value(default, value):
+    """A control value compared in its own type (sliders return floats for integer controls)."""
+    try:
+        return type(default)(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def from_query(studio: Studio, params: dict) -> tuple:
+    """Read a permalink: (scene state, scene description, scene name, task, seed, *every control value).
+
+    Unknown scenes or bad values fall back to the defaults with a note, never an error page."""
+    names = [entry["name"] for entry in studio.shipped()]
+    name = params.get("scene") if params.get("scene") in names else default_scene(studio)
+    task = params.get("task") if params.get("task") in TASK_NAMES else TASK_NAMES[0]
+    try:
+        seed = max(0, int(params.get("seed", 0)))
+    except ValueError:
+        seed = 0
+    notes = []
+    if params.get("scene") and params["scene"] not in names:
+        notes.append(f"⚠️ The link names an unknown scene {params['scene']!r}; showing {name}.")
+    values = []
+    for owner, control in control_layout():
+        value = control.default
+        if owner == task and control.name in params:
+            try:
+                value = control.coerce(params[control.name])
+            except ControlError as error:
+                notes.append(f"⚠️ Link ignored a bad control: {error}")
+        values.append(value)
+    scene, info = pick_shipped(studio, name)
+    return (scene, "\n\n".join([info, *notes]), name, task, seed, *values)
+
+
+def default_scene(studio: Studio) -> str:
+    """The first shipped RGB-D scene (every task works on it), else the first scene."""
+    entries = studio.shipped()
+    return next((entry["name"] for entry in entries if entry["depth"]), entries[0]["name"])
+
+
+# ----------------------------------------------------------------------------------- reveal, scoring
+
+def reveal(studio: Studio, current: Current | None) -> tuple:
+    """(overlay with the reasons, answer and explanation, spec) for the current task."""
+    if current is None:
+        return None, "Generate a task first.", gr.JSON(visible=False)
+    task = current.task
+    folder = studio.task_dir(current.scene, task.task, task.seed, task.controls)
+    text = f"### Answer: `{task.answer}`\n\n{explain.explain_answer(task)}"
+    return overlay_file(current, folder, reveal=True), text, gr.JSON(value=task.spec, visible=True)
+
+
+def human_response(answer: str) -> str:
+    """What a person's answer is scored as: their text if it is already a full response, else boxed."""
+    answer = (answer or "").strip()
+    if "\\boxed{" in answer:
+        return answer
+    return f"<think></think> \\boxed{{{answer}}}"
+
+
+def score_human(current: Current | None, choice: str | None, text: str | None, mode: str) -> str:
+    """Score a person's answer with the same verifier that scores the model."""
+    from spatial_ssrl.verify import score
+
+    if current is None:
+        return "Generate a task first."
+    answer = choice if current.task.task in ("crop", "position") else text
+    if not (answer or "").strip():
+        return "Type or pick an answer first."
+    response = human_response(answer)
+    result = score(response, current.task.answer, mode=mode, task=current.task.task, options=current.task.options)
+    verdict = "✅ Right" if result.accuracy else "❌ Not right"
+    return f"{verdict}. Scored as the response `{response}`.\n\n{reward_markdown(result)}"
+
+
+def reward_markdown(result) -> str:
+    """A verifier Score as a small table: format, accuracy, overall, what was extracted, which mode."""
+    return "\n".join([
+        "| format | accuracy | overall | extracted | mode |", "| --- | --- | --- | --- | --- |",
+        f"| {result.format:g} | {result.accuracy:g} | {result.overall:g} | `{result.extracted}` | {result.mode} |",
+        "", f"{result.reason}" if getattr(result, "reason", "") else ""]).rstrip()
+
+
+def api_score(response: str, answer: str, mode: str = "strict") -> dict:
+    """The verifier's result for one response against the reference answer ("strict" or "lenient")."""
+    from spatial_ssrl.verify import score
+
+    if mode not in ("strict", "lenient"):
+        raise gr.Error(f"mode must be 'strict' or 'lenient', got {mode!r}")
+    return score(response, answer, mode=mode).to_dict()
+
+
+def api_scenes(studio: Studio) -> list[str]:
+    """The shipped scene names."""
+    return [entry["name"] for entry in studio.shipped()]
+
+
+def api_task(studio: Studio, scene_name: str, task_name: str, seed, controls_json: str) -> tuple:
+    """(task record, the model-facing image files, the 3D point view file or None) for a shipped scene."""
+    try:
+        controls = json.loads(controls_json) if (controls_json or "").strip() else {}
+    except json.JSONDecodeError as error:
+        raise gr.Error(f"controls must be a JSON object, e.g. {{\"grid\": \"1x3\"}}: {error}") from None
+    if not isinstance(controls, dict):
+        raise gr.Error("controls must be a JSON object (name -> value)")
+    try:
+        scene = studio.scene(scene_name)
+        task = generate(scene, task_name, int(seed or 0), controls)
+    except (SceneError, ControlError) as error:
+        raise gr.Error(str(error)) from None
+    if not task.ok:
+        return task.record(), [], None
+    current = Current(scene, task, studio.intrinsics(scene))
+    folder = studio.task_dir(scene, task_name, task.seed, task.controls)
+    files = [path for path, _ in model_images(task, folder)]
+    return task.record(), files, point_view_file(studio, current, folder)
+
+
+# ------------------------------------------------------------------------------------------- model
+
+def chat_messages(question: str, parts, done: bool) -> list[dict]:
+    """The chat view: the question, a collapsible thinking block, then the final answer."""
+    messages = [{"role": "user", "content": question}]
+    if parts.thinking or not done:
+        messages.append({"role": "assistant", "content": parts.thinking or "…",
+                         "metadata": {"title": "Thinking", "status": "done" if done or parts.thinking_closed
+                                      else "pending"}})
+    if parts.answer or done:
+        messages.append({"role": "assistant", "content": parts.answer or "(no answer after the thinking)"})
+    return messages
+
+
+def load_vlm(studio: Studio):
+    """The model, or the message that says why it is unavailable and how to enable it."""
+    try:
+        from spatial_ssrl.models import load_model
+
+        return load_model(studio.model), None
+    except ImportError as error:
+        return None, f"⚠️ **The model needs PyTorch and transformers** (`pip install -r requirements.txt`): {error}"
+    except OSError as error:  # ModelUnavailable
+        return None, f"⚠️ **Model unavailable**\n\n```\n{error}\n```"
+
+
+def decoding(max_new_tokens, temperature, top_p, seed):
+    from spatial_ssrl.models import Decoding
+
+    return Decoding(max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p),
+                    seed=None if seed in (None, "") or int(seed) < 0 else int(seed))
+
+
+def run_model(studio: Studio, current: Current | None, max_new_tokens, temperature, top_p, seed,
+              use_instruction: bool, mode: str):
+    """Stream the model's answer: yields (chat messages, reward markdown) as text arrives, then the score."""
+    from spatial_ssrl.models import split_response
+    from spatial_ssrl.verify import score
+
+    if current is None:
+        yield [], "Generate a task first."
+        return
+    vlm, problem = load_vlm(studio)
+    if problem:
+        yield [], problem
+        return
+    instruction = FORMAT_INSTRUCTION if use_instruction else ""
+    question = current.task.prompt(instruction)
+    try:
+        stream = vlm.stream(current.task, decoding(max_new_tokens, temperature, top_p, seed), instruction=instruction)
+    except ValueError as error:
+        yield [], f"⚠️ {error}"
+        return
+    yield chat_messages(question, split_response(""), done=False), "*generating…*"
+    for _ in stream:
+        yield chat_messages(question, stream.parts, done=False), "*generating…*"
+    generation = stream.result()
+    result = score(generation.text, current.task.answer, mode=mode, task=current.task.task,
+                   options=current.task.options)
+    timing = (f"{generation.n_tokens} tokens in {generation.seconds:.1f} s ({generation.tokens_per_second:.1f}/s), "
+              f"ended by {generation.finish}; model `{generation.model}`.")
+    yield chat_messages(question, generation.parts, done=True), f"{reward_markdown(result)}\n\n{timing}"
+
+
+def sample_group(studio: Studio, current: Current | None, n, max_new_tokens, temperature, top_p, seed,
+                 use_instruction: bool, mode: str) -> tuple[list[list], str]:
+    """n sampled answers scored by the verifier, with their GRPO advantages: (table rows, summary)."""
+    if current is None:
+        return [], "Generate a task first."
+    vlm, problem = load_vlm(studio)
+    if problem:
+        return [], problem
+    try:
+        group = vlm.sample_group(current.task, int(n), decoding(max_new_tokens, temperature, top_p, seed),
+                                 mode=mode, instruction=FORMAT_INSTRUCTION if use_instruction else "")
+    except ValueError as error:
+        return [], f"⚠️ {error}"
+    rows = [[index + 1, str(answer.score.extracted), answer.score.format, answer.score.accuracy,
+             round(answer.reward, 4), round(answer.advantage, 4), answer.text[:160]]
+            for index, answer in enumerate(group.answers)]
+    summary = (f"Group of {len(rows)} at temperature {group.decoding.temperature:g} ({group.mode} reward): "
+               f"mean reward {group.mean:.3f}, std {group.std:.3f}. "
+               + ("**Every reward is equal: this group gives GRPO no learning signal** (all advantages 0)."
+                  if group.no_signal else "Advantages are (reward - mean) / std, as GRPO computes them."))
+    return rows, summary

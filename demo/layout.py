@@ -1,0 +1,232 @@
+"""The one Blocks builder: lays out components and wires them to `handlers` (no logic of its own)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import gradio as gr
+
+from spatial_ssrl.models.runner import GROUP_SIZE, GROUP_TEMPERATURE
+from spatial_ssrl.tasks import TASK_NAMES
+
+from . import handlers
+from .studio import Studio
+
+TITLE = "Spatial-SSRL studio"
+INTRO = (
+    "# Spatial-SSRL studio\n"
+    "Pick a scene, pick one of the five self-supervised spatial tasks of "
+    "[Spatial-SSRL](https://arxiv.org/abs/2510.27606), look at what the model sees and why the answer is what "
+    "it is, answer it yourself, and watch the model answer; every answer is scored by the reward that trained "
+    "the model.")
+CSS = """
+#banner { border-left: 4px solid #d97706; padding-left: 0.75em; }
+#task-status:empty, #human-result:empty { display: none; }
+"""
+#: A link restores the task: the address bar follows the permalink without reloading the page.
+SYNC_ADDRESS_BAR = "(query) => { if (query) { window.history.replaceState(null, '', query); } return query; }"
+
+
+def build_demo(studio: Studio) -> gr.Blocks:
+    """The whole app for one Studio; each visitor's scene and task live in gr.State."""
+    status = studio.status()
+    layout = handlers.control_layout()
+    entries = studio.shipped()
+    default_task = TASK_NAMES[0]
+    with gr.Blocks(title=TITLE, delete_cache=(1800, 3600)) as demo:
+        scene_state = gr.State(None)
+        current = gr.State(None)
+        gr.Markdown(INTRO)
+        gr.Markdown(status.banner(), elem_id="banner")
+
+        with gr.Row():
+            with gr.Column(scale=2, min_width=320):
+                with gr.Tab("Shipped scenes"):
+                    gallery = gr.Gallery(value=[(str(studio.thumbnail(entry["name"])), entry["name"])
+                                                for entry in entries],
+                                         columns=3, height=330, allow_preview=False, show_label=False,
+                                         elem_id="scene-gallery")
+                    scene_name = gr.Dropdown([entry["name"] for entry in entries], label="Scene",
+                                             elem_id="scene-name")
+                with gr.Tab("Upload your own", elem_id="upload-tab"):
+                    rgb_file = gr.File(label="RGB image (PNG, JPEG, WebP, ...)", elem_id="upload-rgb")
+                    depth_file = gr.File(label="Depth map (optional: .npy, .npz, .h5, 16-bit PNG, TIFF, PFM)",
+                                         elem_id="upload-depth")
+                    mask_file = gr.File(label="Depth validity mask (optional)", elem_id="upload-mask")
+                    with gr.Row():
+                        depth_scale = gr.Number(label="Depth scale (optional)", value=None,
+                                                info="multiplies stored depth; 16-bit PNG defaults to mm -> m")
+                        estimate = gr.Checkbox(label="Estimate depth when none is uploaded",
+                                               info=f"model: {studio.depth_model}")
+                    use_upload = gr.Button("Use this upload", elem_id="use-upload")
+                scene_info = gr.Markdown(elem_id="scene-info")
+
+                task_name = gr.Radio(list(TASK_NAMES), value=default_task, label="Task", elem_id="task-name")
+                with gr.Row(equal_height=True):
+                    seed = gr.Number(label="Seed", value=0, precision=0, minimum=0, elem_id="seed", scale=2)
+                    new_task = gr.Button("New task", variant="primary", elem_id="new-task", scale=1)
+                groups, controls = [], []
+                for task in TASK_NAMES:
+                    with gr.Accordion(f"{task} controls", open=False, visible=task == default_task) as group:
+                        for owner, control in layout:
+                            if owner == task:
+                                controls.append(control_component(task, control))
+                    groups.append(group)
+                link = gr.Textbox(label="Permalink (this query string rebuilds the task for anyone)",
+                                  interactive=False, elem_id="permalink", buttons=["copy"])
+
+            with gr.Column(scale=3, min_width=420):
+                status_box = gr.Markdown(elem_id="task-status")
+                question = gr.Markdown(elem_id="question")
+                with gr.Tabs():
+                    with gr.Tab("What the model sees", elem_id="tab-images"):
+                        images = gr.Gallery(format="png", columns=5, height=420, object_fit="contain",
+                                            show_label=False, elem_id="model-images")
+                    with gr.Tab("Explained", elem_id="tab-overlay"):
+                        overlay = gr.Image(type="filepath", format="png", show_label=False, elem_id="overlay")
+                    with gr.Tab("Depth map", elem_id="tab-depth"):
+                        depth_view = gr.Image(type="filepath", format="png", show_label=False, elem_id="depth-map")
+                    with gr.Tab("3D points", elem_id="tab-points"):
+                        points = gr.Model3D(label="Point cloud (drag to turn, scroll to zoom)", height=460,
+                                            elem_id="points")
+
+                with gr.Group():
+                    choice = gr.Radio([], label="Your answer", visible=False, elem_id="answer-choice")
+                    answer_text = gr.Textbox(label="Your answer", visible=True, elem_id="answer-text")
+                    with gr.Row():
+                        mode = gr.Radio(["strict", "lenient"], value="strict", label="Verifier mode",
+                                        info="strict: the reference reward bit for bit; lenient: accepts obvious "
+                                             "equivalents such as \\boxed{A. Left}", elem_id="verifier-mode")
+                        score_button = gr.Button("Score my answer", elem_id="score-answer")
+                human_result = gr.Markdown(elem_id="human-result")
+
+                reveal_button = gr.Button("Reveal the answer", elem_id="reveal")
+                revealed = gr.Markdown(elem_id="revealed")
+                spec = gr.JSON(label="Spec (everything the generator sampled)", open=True, visible=False,
+                               elem_id="spec")
+
+                with gr.Accordion("The model", open=True):
+                    with gr.Accordion("Generation settings", open=False):
+                        max_new_tokens = gr.Slider(16, 4096, value=1024, step=16, label="Max new tokens")
+                        temperature = gr.Slider(0.0, 2.0, value=0.0, step=0.05, label="Temperature (0 = greedy)")
+                        top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Top-p")
+                        gen_seed = gr.Number(label="Sampling seed (-1 = random)", value=-1, precision=0)
+                        instruction = gr.Checkbox(value=True, label="Append the training format instruction "
+                                                                    "(<think> ... </think> then \\boxed{})")
+                    with gr.Row():
+                        run_button = gr.Button("Run model", variant="primary", elem_id="run-model")
+                        stop_button = gr.Button("Stop", elem_id="stop-model")
+                    chat = gr.Chatbot(label="Model answer", height=360, elem_id="chat", buttons=["copy"])
+                    reward = gr.Markdown(elem_id="reward")
+                    with gr.Row():
+                        group_size = gr.Slider(2, 16, value=GROUP_SIZE, step=1, label="Group size")
+                        group_temperature = gr.Slider(0.1, 2.0, value=GROUP_TEMPERATURE, step=0.05,
+                                                      label="Group temperature (training: 1.0)")
+                        group_button = gr.Button("Sample a group", elem_id="sample-group")
+                    group_table = gr.Dataframe(headers=["#", "extracted", "format", "accuracy", "reward",
+                                                        "advantage", "response (start)"],
+                                               interactive=False, elem_id="group-table")
+                    group_summary = gr.Markdown(elem_id="group-summary")
+
+        # ------------------------------------------------------------------------------- wiring
+        task_view = [current, images, question, status_box, overlay, depth_view, points, choice, answer_text,
+                     revealed, spec, link, chat, reward, group_table, group_summary, human_result]
+        render = dict(fn=partial(handlers.render_task, studio), inputs=[scene_state, task_name, seed, *controls],
+                      outputs=task_view, concurrency_limit=studio.task_concurrency, concurrency_id="tasks",
+                      api_visibility="undocumented", show_progress="minimal")
+
+        def pick_from_gallery(evt: gr.SelectData):
+            name = entries[evt.index]["name"]
+            return (*handlers.pick_shipped(studio, name), name)
+
+        gallery.select(pick_from_gallery, None, [scene_state, scene_info, scene_name],
+                       api_visibility="undocumented").then(**render)
+        scene_name.input(partial(handlers.pick_shipped, studio), scene_name, [scene_state, scene_info],
+                         api_visibility="undocumented").then(**render)
+        use_upload.click(partial(handlers.load_upload, studio),
+                         [scene_state, rgb_file, depth_file, mask_file, depth_scale, estimate],
+                         [scene_state, scene_info], api_visibility="undocumented").then(**render)
+        task_name.input(lambda task: [gr.Accordion(visible=task == name) for name in TASK_NAMES], task_name,
+                        groups, api_visibility="undocumented").then(**render)
+        new_task.click(handlers.new_seed, None, seed, api_visibility="undocumented").then(**render)
+        seed.submit(**render)
+        for component in controls:
+            trigger = component.release if isinstance(component, gr.Slider) else component.input
+            trigger(**render)
+        link.change(None, link, None, js=SYNC_ADDRESS_BAR)
+
+        reveal_button.click(partial(handlers.reveal, studio), current, [overlay, revealed, spec],
+                            api_visibility="undocumented")
+        score_button.click(handlers.score_human, [current, choice, answer_text, mode], human_result,
+                           api_visibility="undocumented")
+        generation = [max_new_tokens, temperature, top_p, gen_seed, instruction, mode]
+        run = run_button.click(partial(handlers.run_model, studio), [current, *generation], [chat, reward],
+                               concurrency_limit=studio.model_concurrency, concurrency_id="model",
+                               api_visibility="undocumented")
+        stop_button.click(None, None, None, cancels=[run])
+        group_button.click(partial(handlers.sample_group, studio),
+                           [current, group_size, max_new_tokens, group_temperature, top_p, gen_seed, instruction,
+                            mode],
+                           [group_table, group_summary], concurrency_limit=studio.model_concurrency,
+                           concurrency_id="model", api_visibility="undocumented")
+
+        def open_permalink(request: gr.Request):
+            return handlers.from_query(studio, dict(request.query_params))
+
+        demo.load(open_permalink, None, [scene_state, scene_info, scene_name, task_name, seed, *controls],
+                  api_visibility="undocumented").then(
+            lambda task: [gr.Accordion(visible=task == name) for name in TASK_NAMES], task_name, groups,
+            api_visibility="undocumented").then(**render)
+
+        api_endpoints(studio)
+    return demo
+
+
+def control_component(task: str, control) -> gr.Component:
+    """The input for one task control: a dropdown for choices, a checkbox for switches, else a slider."""
+    key = f"control-{task}-{control.name}"
+    label = control.name.replace("_", " ")
+    if control.choices is not None:
+        return gr.Dropdown(list(control.choices), value=control.default, label=label, info=control.help,
+                           elem_id=key)
+    if isinstance(control.default, bool):
+        return gr.Checkbox(value=control.default, label=label, info=control.help, elem_id=key)
+    integer = isinstance(control.default, int)
+    step = 1 if integer else slider_step(control.minimum, control.maximum)
+    return gr.Slider(control.minimum, control.maximum, value=control.default, step=step, label=label,
+                     info=control.help, precision=0 if integer else None, elem_id=key)
+
+
+def slider_step(minimum: float, maximum: float) -> float:
+    """A step that makes a hundred-odd positions and hits the paper's round defaults (0.01, 0.05, ...)."""
+    span = maximum - minimum
+    return 0.01 if span <= 2 else 0.5 if span <= 100 else 1.0
+
+
+def api_endpoints(studio: Studio) -> None:
+    """`/scenes`, `/task` and `/score` for gradio_client (documented on the app's API page)."""
+
+    def scenes() -> list[str]:
+        """The names of the shipped scenes."""
+        return handlers.api_scenes(studio)
+
+    gr.api(scenes, api_name="scenes")
+    with gr.Group(visible=False):
+        scene = gr.Textbox(label="scene")
+        task = gr.Textbox(label="task")
+        seed = gr.Number(label="seed", precision=0)
+        controls = gr.Textbox(label="controls (JSON object)")
+        record = gr.JSON(label="task record")
+        files = gr.File(label="images", file_count="multiple")
+        point_view = gr.File(label="point view (GLB)")
+        trigger = gr.Button()
+    trigger.click(partial(handlers.api_task, studio), [scene, task, seed, controls], [record, files, point_view],
+                  api_name="task", concurrency_limit=studio.task_concurrency, concurrency_id="tasks",
+                  api_description="Generate a task on a shipped scene: (record, model-facing PNGs in order, "
+                                  "point cloud GLB or None).")
+    gr.api(handlers.api_score, api_name="score")
+
+
+def launch_options() -> dict:
+    """What `launch()` needs besides host and port (Gradio 6 takes theme and CSS here, not in Blocks)."""
+    return {"css": CSS, "theme": gr.themes.Soft(), "max_file_size": "100mb", "footer_links": ["api", "gradio"]}

@@ -1,0 +1,166 @@
+"""The app's configuration and read-through caches, built once per process and passed to every handler.
+
+Nothing here is per-visitor: a visitor's scene and task live in `gr.State`. The caches hold immutable,
+shared data (decoded shipped scenes, their thumbnails, files written for tasks) and are owned by the
+Studio object that `build_demo` receives, not by module globals.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from spatial_ssrl import assets
+from spatial_ssrl.geometry import POINT_BUDGET, Intrinsics
+from spatial_ssrl.scene import Scene
+
+#: Longest side of the gallery thumbnails.
+THUMBNAIL_SIDE = 256
+#: PNG compression for files the app writes: lossless and ~6x faster to write than Pillow's default,
+#: which keeps `/task` inside its latency budget (the pixels are identical).
+PNG_LEVEL = 1
+
+
+@dataclass
+class ModelStatus:
+    """What the model features can do on this machine, and the sentence that says why not."""
+
+    model: str
+    depth_model: str
+    gpu: bool
+    model_local: bool
+    depth_local: bool
+    torch: bool
+    notes: list[str] = field(default_factory=list)
+
+    def banner(self) -> str:
+        """Markdown for the top of the page: what is unavailable and how to enable it."""
+        from spatial_ssrl.models.runner import MODEL_ENV
+
+        from spatial_ssrl.models.depth_estimation import DEPTH_MODEL_ENV
+
+        lines = []
+        if not self.torch:
+            lines.append("**Model features are off**: PyTorch and transformers are not installed "
+                         "(`pip install -r requirements.txt`). Tasks, views and scoring work.")
+        else:
+            where = "GPU" if self.gpu else "CPU (no GPU found: a 3B model answers in minutes, not seconds)"
+            if self.model_local:
+                lines.append(f"**Model**: `{self.model}`, loads on first use, runs on the {where}.")
+            else:
+                lines.append(f"**Model unavailable here**: `{self.model}` is neither a local folder nor in the "
+                             f"Hugging Face cache; *Run model* will try to download it "
+                             "and say why it cannot. To enable it, point the app at a local copy: "
+                             f"`python app.py --model DIR` or `{MODEL_ENV}=DIR` (a folder written by "
+                             "`save_pretrained`, e.g. from `hf download internlm/Spatial-SSRL-3B --local-dir DIR`). "
+                             f"Runs on the {where}.")
+            if not self.depth_local:
+                lines.append(f"**Depth estimation unavailable here**: `{self.depth_model}` is not on disk, so "
+                             "uploads without a depth file get no depth tasks. Enable it with "
+                             f"`python app.py --depth-model DIR` or `{DEPTH_MODEL_ENV}=DIR`.")
+        lines += self.notes
+        return "\n\n".join(lines)
+
+
+@dataclass
+class Studio:
+    """Settings (which model, point budget, where files go) and the shared read-through caches."""
+
+    model: str
+    depth_model: str
+    point_budget: int = POINT_BUDGET
+    files_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="spatial_ssrl_app_")))
+    model_concurrency: int = 1
+    task_concurrency: int = 4
+    _scenes: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def from_environment(cls, model: str | None = None, depth_model: str | None = None, **options) -> "Studio":
+        """The models from arguments, else $SPATIAL_SSRL_MODEL / $SPATIAL_SSRL_DEPTH_MODEL, else the defaults."""
+        from spatial_ssrl.models.depth_estimation import DEFAULT_DEPTH_MODEL, DEPTH_MODEL_ENV
+        from spatial_ssrl.models.runner import resolve_model
+
+        return cls(model=resolve_model(model),
+                   depth_model=resolve_model(depth_model, env=DEPTH_MODEL_ENV, default=DEFAULT_DEPTH_MODEL),
+                   **options)
+
+    # ------------------------------------------------------------------------------------- models
+
+    def status(self) -> ModelStatus:
+        """Probe, without loading anything, whether the models can load and whether there is a GPU."""
+        has_torch = all(importlib.util.find_spec(name) is not None for name in ("torch", "transformers"))
+        gpu = False
+        if has_torch:
+            import torch
+
+            gpu = torch.cuda.is_available()
+        return ModelStatus(self.model, self.depth_model, gpu, on_disk(self.model), on_disk(self.depth_model),
+                           has_torch)
+
+    # ------------------------------------------------------------------------------------- scenes
+
+    def shipped(self) -> list[dict]:
+        """The manifest of shipped scenes (name, files, licence, description, intrinsics)."""
+        return assets.list_scenes()
+
+    def scene(self, name: str) -> Scene:
+        """A shipped scene, decoded once and then shared (the task engine caches per Scene object)."""
+        with self._lock:
+            if name not in self._scenes:
+                self._scenes[name] = assets.load_asset(name)
+            return self._scenes[name]
+
+    def intrinsics(self, scene: Scene) -> Intrinsics | None:
+        """The manifest's camera intrinsics of a shipped scene (None for uploads: the default FOV applies)."""
+        for entry in self.shipped():
+            if entry["name"] == scene.name and entry.get("intrinsics"):
+                return Intrinsics(**{key: float(entry["intrinsics"][key]) for key in ("fx", "fy", "cx", "cy")})
+        return None
+
+    def thumbnail(self, name: str) -> Path:
+        """A small PNG of a shipped scene for the gallery, written once."""
+        path = self.files_dir / "thumbnails" / f"{name}.png"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            image = Image.fromarray(self.scene(name).rgb)
+            image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
+            write_png(image, path)
+        return path
+
+    # -------------------------------------------------------------------------------------- files
+
+    def task_dir(self, scene: Scene, task: str, seed: int, controls: dict) -> Path:
+        """A folder named by the content of a task request: the same request reuses the same files, so
+        repeated requests do not grow the disk."""
+        key = json.dumps([scene.rgb_sha256, scene.depth_origin, scene.sources.get("depth"), task, int(seed),
+                          controls], sort_keys=True, default=str)
+        folder = self.files_dir / "tasks" / hashlib.sha256(key.encode()).hexdigest()[:24]
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+
+def write_png(image: Image.Image, path: Path) -> Path:
+    """Write `image` losslessly with fast compression; skip if the file is already there (content-addressed)."""
+    if not path.exists():
+        partial = path.with_name(path.name + f".{os.getpid()}.{threading.get_ident()}.part")
+        image.save(partial, format="PNG", compress_level=PNG_LEVEL)
+        partial.replace(path)
+    return path
+
+
+def on_disk(model: str) -> bool:
+    """True when `model` is a local folder or a hub id with a copy in the Hugging Face cache."""
+    from spatial_ssrl.models.runner import hub_cache_dir
+
+    if Path(model).expanduser().is_dir():
+        return True
+    return (hub_cache_dir() / ("models--" + model.replace("/", "--")) / "snapshots").is_dir()
