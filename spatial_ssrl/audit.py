@@ -1,0 +1,438 @@
+"""The soundness and shortcut audit: how often tasks are ambiguous, and how far cue baselines beat chance.
+
+For each task type and each *setting* (how tasks are generated), `run_audit` generates N tasks from a list of
+scenes, checks each with `quality.soundness`, answers each with every shortcut baseline of `baselines`, and
+scores the responses with the project's verifier (strict mode: the reward that trained the model). It writes
+
+  report.json      per task type and setting: the ambiguity rate, each baseline's accuracy (95% Wilson
+                   intervals) against the chance level, the answer balance (chi-square against uniform),
+                   and the distribution of every soundness margin (e.g. each distractor's distance)
+  tasks.jsonl      one line per task: its identity, answer, soundness report and each baseline's answer
+  ambiguity.png, baselines.png, distances_<task>.png   the same as charts
+
+Settings: `default` (our generators' defaults), `unbalanced` (defaults with cue balancing off: the paper's
+sampling) and `reference` (the reference code's choices where they differ from ours: crop options resampled
+the reference's way, depth regions from fixed bands checked at their centre pixel only, the position
+threshold overwritten with min(H, W) // 8, no near-duplicate rejection). The reference renderings exist here
+for comparison only; the generators never use them.
+
+Item i of a setting has seed `derive_seed(seed, i)` and uses the scenes in turn from scene i mod S (as
+`spatial-ssrl eval` does); the answer prior is fitted on items N..2N-1, seeds no scored item uses.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from .baselines import BASELINES, answer_prior, answer_space, baselines_for, fit_answer_prior, variant
+from .quality import DISTANCE, soundness
+from .render import with_region_markers
+from .scene import Scene
+from .tasks import TASK_NAMES, Task, Unavailable, derive_seed, generate
+from .tasks import depth as depth_task
+from .tasks._common import region_candidates, region_record
+
+#: A baseline is flagged when its 95% interval lies entirely more than this above (or below) chance.
+FAR_FROM_CHANCE = 0.10
+#: The reference's depth bands: one region's centre in each.
+REFERENCE_BANDS = ((0.0, 0.3), (0.35, 0.65), (0.7, 1.0))
+#: The grids the shuffle audit cycles through (the paper's mix: plain and masked 2x2, strips both ways).
+SHUFFLE_VARIANTS = ({"grid": "2x2"}, {"grid": "2x2", "masked": True}, {"grid": "1x3"}, {"grid": "1x4"},
+                    {"grid": "3x1"}, {"grid": "4x1"})
+
+SETTING_COLOURS = {"default": "tab:blue", "unbalanced": "tab:green", "reference": "tab:orange"}
+
+Maker = Callable[[Scene, int, int], "Task | object"]  # (scene, seed, index) -> Task or Unavailable
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One way of generating a task type: a name, what it stands for, and how to make item `index`."""
+
+    name: str
+    description: str
+    make: Maker
+
+
+def settings_for(task: str) -> list[Setting]:
+    """The settings audited for a task type: ours, ours without cue balancing, the reference's."""
+    def with_controls(controls: dict | Callable[[Scene], dict]) -> Maker:
+        def make(scene, seed, index):
+            values = controls(scene) if callable(controls) else controls
+            if task == "shuffle":
+                values = {**SHUFFLE_VARIANTS[index % len(SHUFFLE_VARIANTS)], **values}
+            return generate(scene, task, seed, values)
+        return make
+
+    ours = Setting("default", "our generator, default controls", with_controls({}))
+    if task == "shuffle":
+        return [ours, Setting("reference", "no check that patches differ (the reference's)",
+                              with_controls({"min_patch_difference": 0.0}))]
+    if task == "flip":
+        return [ours, Setting("reference", "no check that the flip is visible (the reference's)",
+                              with_controls({"min_flip_difference": 0.0}))]
+    if task == "crop":
+        return [ours,
+                Setting("unbalanced", "our rendering, the consensus cue not balanced",
+                        with_controls({"balance_consensus": False})),
+                Setting("reference", "options resampled the reference's way: native answer and rotations, "
+                        "bilinear zoom, exteriors clipped and stretched; no near-duplicate check",
+                        reference_crop)]
+    if task == "depth":
+        return [ours,
+                Setting("unbalanced", "the paper's constraints, regions drawn without height-cue balancing",
+                        with_controls({"balance_height_cue": False})),
+                Setting("reference", "one region per band [0, .3], [.35, .65], [.7, 1], checked at the centre "
+                        "pixel only; 25x25 < 0.15 with an 11x11 < 0.2 fallback", reference_depth)]
+    return [ours,
+            Setting("unbalanced", "threshold margin kept, answer axes and height cue not balanced",
+                    with_controls({"balance_cues": False})),
+            Setting("reference", "lateral threshold min(H, W) // 8, hard thresholds, no balancing",
+                    with_controls(lambda scene: {"lateral_threshold": float(min(scene.height, scene.width) // 8),
+                                                 "threshold_margin": 0.0, "balance_cues": False}))]
+
+
+def run_audit(scenes: list[Scene], out: str | Path, *, per_task: int, seed: int = 0,
+              tasks: tuple[str, ...] = TASK_NAMES, progress: Callable[[str], None] | None = None) -> dict:
+    """Audit `per_task` tasks of each type in every setting; write report.json, tasks.jsonl and the charts."""
+    if per_task < 1 or seed < 0:
+        raise ValueError("--per-task must be >= 1 and --seed >= 0")
+    if not scenes:
+        raise ValueError("no scenes to audit")
+    unknown = sorted(set(tasks) - set(TASK_NAMES))
+    if unknown:
+        raise ValueError(f"unknown task(s) {unknown}; choose from {list(TASK_NAMES)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = {
+        "scenes": [scene.name for scene in scenes], "per_task": per_task, "seed": seed, "distance": DISTANCE,
+        "far_from_chance": f"95% interval entirely more than {FAR_FROM_CHANCE:.0%} above (or below) chance",
+        "tasks": {},
+    }
+    with (out / "tasks.jsonl").open("w", encoding="utf-8") as sink:
+        for task in tasks:
+            report["tasks"][task] = {}
+            for setting in settings_for(task):
+                if progress:
+                    progress(f"{task} / {setting.name}")
+                rows, summary = audit_setting(scenes, task, setting, per_task, seed)
+                report["tasks"][task][setting.name] = summary
+                for row in rows:
+                    sink.write(json.dumps(row) + "\n")
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_charts(report, out)
+    return report
+
+
+def audit_setting(scenes: list[Scene], task: str, setting: Setting, per_task: int, seed: int) -> tuple[list, dict]:
+    """(one row per item, the summary) for one task type in one setting."""
+    prior_tasks = [item for item, _ in (plan(scenes, setting, index, seed)
+                                        for index in range(per_task, 2 * per_task)) if item.ok]
+    prior_table = fit_answer_prior(prior_tasks)
+    prior = answer_prior(prior_table)
+    answerers = [prior] + [baseline for baseline in baselines_for(task) if baseline.name != prior.name]
+    rows, unavailable, failed = [], Counter(), Counter()
+    for index in range(per_task):
+        item, scene = plan(scenes, setting, index, seed)
+        if scene is None:
+            unavailable[item.reason] += 1
+            continue
+        sound = soundness(scene, item)
+        scores = {answerer.name: score_response(answerer.respond(item, scene), item) for answerer in answerers}
+        rows.append({"task": task, "setting": setting.name, "index": index, "seed": item.seed,
+                     "scene": scene.name, "variant": variant(item), "answer": item.answer,
+                     "chance": 1 / len(answer_space(item)), "ambiguous": sound["ambiguous"],
+                     "reasons": sound["reasons"], "checks": sound["checks"], "baselines": scores})
+        failed.update({check_group(entry["name"]) for entry in sound["checks"] if not entry["ok"]})
+    return rows, summarise(setting, rows, unavailable, failed, prior_table)
+
+
+def plan(scenes: list[Scene], setting: Setting, index: int, seed: int):
+    """Item `index`: (task, scene) from the first scene, from index mod S on, that admits one (the scene
+    rotation of `spatial-ssrl eval`); else (the last Unavailable, None)."""
+    task_seed = derive_seed(seed, index)
+    result = None
+    for offset in range(len(scenes)):
+        scene = scenes[(index + offset) % len(scenes)]
+        result = setting.make(scene, task_seed, index)
+        if result.ok:
+            return result, scene
+    return result, None
+
+
+def score_response(response: str, task: Task) -> dict:
+    """A baseline's response scored by the verifier (strict: the training reward)."""
+    from .verify import score
+
+    result = score(response, task.answer, mode="strict", task=task.task, options=task.options)
+    return {"extracted": result.extracted, "accuracy": float(result.accuracy), "overall": float(result.overall)}
+
+
+def task_audit(scene: Scene, task: Task, mode: str = "strict") -> dict:
+    """Everything the app's soundness panel shows for one task: the soundness report, the chance level, and
+    each applicable baseline's response with its verifier score (JSON-serialisable)."""
+    from .verify import score
+
+    answers = []
+    for baseline in baselines_for(task.task):
+        response = baseline.respond(task, scene)
+        result = score(response, task.answer, mode=mode, task=task.task, options=task.options)
+        answers.append({"name": baseline.name, "description": baseline.description, "response": response,
+                        **result.to_dict()})
+    return {"soundness": soundness(scene, task), "chance": 1 / len(answer_space(task)), "baselines": answers}
+
+
+# ----------------------------------------------------------------------------------------- summaries
+
+def summarise(setting: Setting, rows: list[dict], unavailable: Counter, failed: Counter, prior_table: dict) -> dict:
+    """Rates with intervals, chance, balance and margin distributions of one setting's rows."""
+    from .models.evaluate import wilson_interval
+
+    n = len(rows)
+    chance = float(np.mean([row["chance"] for row in rows])) if n else None
+    ambiguous = sum(row["ambiguous"] for row in rows)
+    baselines = {}
+    for name in (rows[0]["baselines"] if rows else {}):
+        correct = int(sum(row["baselines"][name]["accuracy"] for row in rows))
+        low, high = wilson_interval(correct, n)
+        baselines[name] = {
+            "accuracy": correct / n, "ci95": [low, high], "correct": correct,
+            "far_above_chance": low > chance + FAR_FROM_CHANCE,
+            "far_below_chance": high < chance - FAR_FROM_CHANCE,
+        }
+    return {
+        "description": setting.description,
+        "n": n,
+        "unavailable": sum(unavailable.values()),
+        "unavailable_reasons": dict(unavailable.most_common(3)),
+        "ambiguity": {"count": ambiguous, "rate": ambiguous / n if n else None,
+                      "ci95": wilson_interval(ambiguous, n), "failed_checks": dict(failed.most_common())},
+        "chance": chance,
+        "answer_balance": answer_balance(rows),
+        "answer_prior": prior_table,
+        "baselines": baselines,
+        "margins": margins(rows),
+    }
+
+
+def answer_balance(rows: list[dict]) -> dict:
+    """Chi-square of the answers against uniform over each variant's answer space, summed over variants
+    (approximate where expected counts are below 5: the p-value is then a rough guide)."""
+    from scipy.stats import chi2
+
+    statistic, dof, smallest_expected = 0.0, 0, None
+    counts = {}
+    by_variant: dict[str, list[dict]] = {}
+    for row in rows:
+        by_variant.setdefault(row["variant"], []).append(row)
+    for key, group in by_variant.items():
+        size = round(1 / group[0]["chance"])
+        observed = Counter(row["answer"] for row in group)
+        expected = len(group) / size
+        statistic += sum((observed.get(answer, 0) - expected) ** 2 / expected for answer in _space(group, size))
+        dof += size - 1
+        smallest_expected = expected if smallest_expected is None else min(smallest_expected, expected)
+        counts[key] = dict(sorted(observed.items()))
+    return {"chi2": statistic, "dof": dof, "p": float(chi2.sf(statistic, dof)) if dof else None,
+            "min_expected_count": smallest_expected, "counts": counts}
+
+
+def _space(group: list[dict], size: int) -> list[str]:
+    """The variant's answers: those seen, padded with placeholders for unseen ones (they count as 0)."""
+    seen = sorted({row["answer"] for row in group})
+    return seen + [f"<unseen {i}>" for i in range(size - len(seen))]
+
+
+def check_group(name: str) -> str:
+    """Checks that differ only by a region label or number share a histogram ('depth gap 1->3' -> 'depth gap')."""
+    return re.sub(r"\s+\d+(->\d+)?(?=\s|$)", "", name)
+
+
+def margins(rows: list[dict]) -> dict:
+    """Per check group: its rule and limit, how often it failed, and quantiles of its values."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        for item in row["checks"]:
+            groups.setdefault(check_group(item["name"]), []).append(item)
+    summary = {}
+    for name, items in groups.items():
+        values = np.array([item["value"] for item in items], dtype=np.float64)
+        summary[name] = {
+            "rule": items[0]["rule"], "limit": items[0]["limit"], "n": len(items),
+            "fail_rate": float(np.mean([not item["ok"] for item in items])),
+            **{key: float(np.quantile(values, q)) for key, q in
+               (("min", 0), ("p05", 0.05), ("median", 0.5), ("p95", 0.95), ("max", 1))},
+            "values": [round(float(value), 4) for value in values],
+        }
+    return summary
+
+
+# ------------------------------------------------------------------------- the reference's renderings
+
+def linear_resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Bilinear resize with pixel-centre alignment and no antialiasing (OpenCV's default INTER_LINEAR, which
+    the reference uses): downscaling aliases, upscaling blurs."""
+    source = image.astype(np.float32)
+
+    def axis(out_size, in_size):
+        coords = np.clip((np.arange(out_size) + 0.5) * in_size / out_size - 0.5, 0, in_size - 1)
+        low = np.floor(coords).astype(int)
+        return low, np.minimum(low + 1, in_size - 1), (coords - low).astype(np.float32)
+
+    y0, y1, wy = axis(height, image.shape[0])
+    x0, x1, wx = axis(width, image.shape[1])
+    top = source[y0][:, x0] * (1 - wx[None, :, None]) + source[y0][:, x1] * wx[None, :, None]
+    bottom = source[y1][:, x0] * (1 - wx[None, :, None]) + source[y1][:, x1] * wx[None, :, None]
+    blended = top * (1 - wy[:, None, None]) + bottom * wy[:, None, None]
+    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
+def reference_crop_option(rgb: np.ndarray, kind: str, box: list[int]) -> np.ndarray:
+    """One option the way the reference renders it: the native crop (rotated), the interior [s/4, 3s/4]
+    scaled up, or the exterior window clipped at the image border and resized (stretched) to s x s."""
+    x, y, side = box
+    crop = rgb[y:y + side, x:x + side]
+    if kind == "answer":
+        return np.ascontiguousarray(crop)
+    if kind in ("rotate_cw", "rotate_ccw"):
+        return np.ascontiguousarray(np.rot90(crop, -1 if kind == "rotate_cw" else 1))
+    if kind == "zoom_in":
+        return linear_resize(crop[side // 4:3 * side // 4, side // 4:3 * side // 4], side, side)
+    margin = side // 4 if kind == "exterior_0.25" else side // 2
+    height, width = rgb.shape[:2]
+    window = rgb[max(0, y - margin):min(height, y + side + margin), max(0, x - margin):min(width, x + side + margin)]
+    return linear_resize(window, side, side)
+
+
+def reference_crop(scene: Scene, seed: int, index: int):
+    """Our crop spec (without near-duplicate rejection or balancing), options rendered the reference's way."""
+    ours = generate(scene, "crop", seed, {"min_option_difference": 0.0, "balance_consensus": False})
+    if not ours.ok:
+        return ours
+    options = [Image.fromarray(reference_crop_option(scene.rgb, kind, ours.spec["box"]))
+               for kind in ours.spec["option_kinds"].values()]
+    return replace(ours, images=[ours.images[0], *options])
+
+
+def reference_depth(scene: Scene, seed: int, index: int):
+    """Depth regions the reference's way: one centre per band, the window's range < 0.15 at 25x25 (else < 0.2
+    at 11x11), all of it valid; ordered by the centre pixels' depth. Candidates on our search grid (a
+    quarter of the window), chosen by a seeded draw instead of the reference's shuffled pixel scan."""
+    if not scene.has_depth:
+        return Unavailable("depth", seed, {}, "this task needs a depth map and the scene has none", scene.describe())
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for low, high in REFERENCE_BANDS:
+        for size, spread in ((25, 0.15), (11, 0.2)):
+            candidates = region_candidates(scene, size, spread, 1.0, 0.0, max(1, size // 4), strict=True)
+            centre = scene.normalized_depth[candidates["y"], candidates["x"]]
+            inside = np.flatnonzero((centre >= low) & (centre <= high))
+            if len(inside):
+                pick = int(inside[rng.integers(len(inside))])
+                chosen.append((candidates, pick, size, float(centre[pick])))
+                break
+        else:
+            return Unavailable("depth", seed, {}, f"no flat region has its centre in the band [{low}, {high}]",
+                               scene.describe())
+    labels = rng.permutation(3) + 1
+    regions = sorted((region_record(label, c["x"][i], c["y"][i], size, depth_min=c["min"][i],
+                                    depth_max=c["max"][i], depth_mean=c["mean"][i], depth_center=centre)
+                      for label, (c, i, size, centre) in zip(labels, chosen)), key=lambda region: region["label"])
+    answer = "-".join(str(region["label"]) for region in sorted(regions, key=lambda r: r["depth_center"]))
+    return Task(task="depth", seed=seed, controls={"reference": "bands"}, question=depth_task.QUESTION,
+                answer=answer, options=None, images=[with_region_markers(scene.rgb, regions)],
+                spec={"regions": regions}, scene=scene.describe())
+
+
+# ---------------------------------------------------------------------------------------------- charts
+
+def write_charts(report: dict, out: Path) -> None:
+    """ambiguity.png, baselines.png and distances_<task>.png from a report (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = list(report["tasks"])
+    settings = list(dict.fromkeys(name for task in tasks for name in report["tasks"][task]))
+    colours = {name: SETTING_COLOURS.get(name, "tab:gray") for name in settings}
+
+    figure, axis = plt.subplots(figsize=(1.8 * len(tasks) + 2, 3.5))
+    width = 0.8 / len(settings)
+    for k, name in enumerate(settings):
+        xs, rates, errors = [], [], [[], []]
+        for t, task in enumerate(tasks):
+            row = report["tasks"][task].get(name)
+            if row and row["n"]:
+                xs.append(t + (k - (len(settings) - 1) / 2) * width)
+                rates.append(row["ambiguity"]["rate"])
+                errors[0].append(rates[-1] - row["ambiguity"]["ci95"][0])
+                errors[1].append(row["ambiguity"]["ci95"][1] - rates[-1])
+        axis.bar(xs, rates, width, yerr=errors, capsize=3, color=colours[name], label=name)
+    axis.set_xticks(range(len(tasks)), tasks)
+    axis.set_ylabel("ambiguous tasks (95% CI)")
+    axis.set_ylim(0, 1)
+    axis.legend()
+    axis.set_title("Ambiguity rate per task type and setting")
+    figure.tight_layout()
+    figure.savefig(out / "ambiguity.png", dpi=110)
+    plt.close(figure)
+
+    columns = min(3, len(tasks))
+    rows = -(-len(tasks) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 4.2 * rows), squeeze=False)
+    for axis in axes.flat[len(tasks):]:
+        axis.set_visible(False)
+    for axis, task in zip(axes.flat, tasks):
+        labels, values, errors, colors, y = [], [], [[], []], [], 0
+        for name, row in report["tasks"][task].items():
+            for baseline, result in row["baselines"].items():
+                labels.append(f"{baseline} ({name})")
+                values.append(result["accuracy"])
+                errors[0].append(result["accuracy"] - result["ci95"][0])
+                errors[1].append(result["ci95"][1] - result["accuracy"])
+                colors.append(colours[name])
+            if row["chance"] is not None:
+                axis.axvline(row["chance"], color=colours[name], linestyle="--", linewidth=1)
+        axis.barh(range(len(values)), values, xerr=errors, capsize=2, color=colors)
+        axis.set_yticks(range(len(values)), labels, fontsize=7)
+        axis.invert_yaxis()
+        axis.set_xlim(0, 1)
+        axis.set_title(f"{task}: baseline accuracy (dashed: chance)", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(out / "baselines.png", dpi=110)
+    plt.close(figure)
+
+    for task in tasks:
+        groups = sorted({group for row in report["tasks"][task].values() for group, margin in row["margins"].items()
+                         if not set(margin["values"]) <= {0.0, 1.0}})  # pass/fail checks have no distribution
+        if not groups:
+            continue
+        columns = min(4, len(groups))
+        rows = -(-len(groups) // columns)
+        figure, axes = plt.subplots(rows, columns, figsize=(3.8 * columns, 3.0 * rows), squeeze=False)
+        for axis in axes.flat[len(groups):]:
+            axis.set_visible(False)
+        for axis, group in zip(axes.flat, groups):
+            limit = None
+            for name, row in report["tasks"][task].items():
+                margin = row["margins"].get(group)
+                if margin:
+                    axis.hist(margin["values"], bins=30, histtype="step", color=colours[name], label=name)
+                    limit = margin["limit"]
+            if limit is not None:
+                axis.axvline(limit, color="black", linestyle=":", linewidth=1)
+            axis.set_title(group, fontsize=8)
+            axis.legend(fontsize=6)
+        figure.suptitle(f"{task}: soundness margins (dotted: the limit)", fontsize=9)
+        figure.tight_layout()
+        figure.savefig(out / f"distances_{task}.png", dpi=100)
+        plt.close(figure)
