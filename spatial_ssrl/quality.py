@@ -132,7 +132,7 @@ def _depth(scene, task: Task):
         gap = values[far].min() - values[near].max()
         checks.append(check(f"depth gap {near}->{far}", gap, ">", DEPTH_MIN_GAP,
                             f"regions {near} and {far} overlap in depth (or are in the wrong order)"))
-    stats = {label: {"min": round(float(v.min()), 4), "max": round(float(v.max()), 4),
+    stats = {str(label): {"min": round(float(v.min()), 4), "max": round(float(v.max()), 4),
                      "mean": round(float(v.mean()), 4)} for label, v in values.items()}
     return checks, {"regions": stats, "answer_order": order}
 
