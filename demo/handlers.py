@@ -187,6 +187,14 @@ def point_view_file(studio: Studio, current: Current, folder: Path) -> str | Non
     return str(path)
 
 
+def point_view_of(studio: Studio, current: Current | None) -> str | None:
+    """The current task's 3D view file (written once by `render_task`), or None."""
+    if current is None:
+        return None
+    task = current.task
+    return point_view_file(studio, current, studio.task_dir(current.scene, task.task, task.seed, task.controls))
+
+
 def question_markdown(task: Task) -> str:
     """The question as the model reads it (the format instruction is added when the model runs)."""
     text = task.question

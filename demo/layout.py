@@ -86,9 +86,9 @@ def build_demo(studio: Studio) -> gr.Blocks:
                         overlay = gr.Image(type="filepath", format="png", show_label=False, elem_id="overlay")
                     with gr.Tab("Depth map", elem_id="tab-depth"):
                         depth_view = gr.Image(type="filepath", format="png", show_label=False, elem_id="depth-map")
-                    with gr.Tab("3D points", elem_id="tab-points"):
+                    with gr.Tab("3D points", elem_id="tab-points") as points_tab:
                         points = gr.Model3D(label="Point cloud (drag to turn, scroll to zoom)", height=460,
-                                            elem_id="points")
+                                            camera_position=(105, 75, None), elem_id="points")
 
                 with gr.Group():
                     choice = gr.Radio([], label="Your answer", visible=False, elem_id="answer-choice")
@@ -154,6 +154,10 @@ def build_demo(studio: Studio) -> gr.Blocks:
             trigger = component.release if isinstance(component, gr.Slider) else component.input
             trigger(**render)
         link.change(None, link, None, js=SYNC_ADDRESS_BAR)
+        # Gradio 6.31 does not draw a Model3D whose value changed while its tab was hidden: hand it the
+        # file again when the tab opens.
+        points_tab.select(lambda: None, None, points, api_visibility="undocumented").then(
+            partial(handlers.point_view_of, studio), current, points, api_visibility="undocumented")
 
         reveal_button.click(partial(handlers.reveal, studio), current, [overlay, revealed, spec],
                             api_visibility="undocumented")

@@ -130,7 +130,7 @@ def point_view(scene: Scene, spec: dict | None = None, *, budget: int = POINT_BU
         colors[inside] = colour
         centre = region_centre(scene, region, intrinsics)
         centres[region["label"]] = centre
-        meshes.append(_coloured(trimesh.creation.icosphere(subdivisions=2, radius=0.012 * extent), colour,
+        meshes.append(_coloured(trimesh.creation.icosphere(subdivisions=2, radius=0.02 * extent), colour,
                                 translate=centre))
     if spec and "facing" in spec:
         meshes.extend(_camera_glyph(centres[spec["camera"]], spec["facing"], extent))
@@ -199,12 +199,12 @@ def _camera_glyph(centre: np.ndarray, facing: str, extent: float) -> list:
 
     (fx, fz), _ = FACINGS[facing]
     direction = np.array([fx, 0.0, fz])
-    size = 0.04 * extent
+    size = 0.06 * extent
     body = trimesh.creation.cone(radius=size * 0.6, height=size, sections=4)
     # The cone's apex is the camera's centre; it opens towards where the camera looks.
     body.apply_translation([0, 0, -size])
     body.apply_transform(_pointing(-direction))
-    return [_coloured(body, CAMERA_COLOUR, translate=centre), *_arrow(centre, direction, 0.15 * extent, CAMERA_COLOUR)]
+    return [_coloured(body, CAMERA_COLOUR, translate=centre), *_arrow(centre, direction, 0.2 * extent, CAMERA_COLOUR)]
 
 
 def _viewer_glyph(extent: float):
