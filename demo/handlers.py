@@ -369,7 +369,7 @@ def load_vlm(studio: Studio):
     try:
         from spatial_ssrl.models import load_model
 
-        return load_model(studio.model), None
+        return load_model(studio.model, min_pixels=studio.min_pixels, max_pixels=studio.max_pixels), None
     except ImportError as error:
         return None, f"⚠️ **The model needs PyTorch and transformers** (`pip install -r requirements.txt`): {error}"
     except OSError as error:  # ModelUnavailable

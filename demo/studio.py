@@ -20,6 +20,7 @@ from PIL import Image
 
 from spatial_ssrl import assets
 from spatial_ssrl.geometry import POINT_BUDGET, Intrinsics
+from spatial_ssrl.models.runner import MAX_PIXELS, MIN_PIXELS
 from spatial_ssrl.scene import Scene
 
 #: Longest side of the gallery thumbnails.
@@ -78,6 +79,9 @@ class Studio:
     depth_model: str
     point_budget: int = POINT_BUDGET
     files_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="spatial_ssrl_app_")))
+    #: Pixel bounds per image for the model (the training setting unless a test or a small GPU says less).
+    min_pixels: int = MIN_PIXELS
+    max_pixels: int = MAX_PIXELS
     model_concurrency: int = 1
     task_concurrency: int = 4
     _scenes: dict = field(default_factory=dict, repr=False)
