@@ -1,0 +1,128 @@
+"""End to end: `python app.py` on a free port, on a machine without weights, driven with gradio_client."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gradio_client import Client
+from PIL import Image
+
+from spatial_ssrl.assets import load_asset, scene_names
+from spatial_ssrl.tasks import TASK_NAMES, generate
+
+ROOT = Path(__file__).resolve().parents[1]
+START_TIMEOUT = 180
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def running_app(folder: Path, *args: str):
+    """`python app.py` with an empty Hugging Face cache and no network; yields its URL, stops it after."""
+    port = free_port()
+    env = {**os.environ, "HF_HOME": str(folder / "hf"), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+           "GRADIO_TEMP_DIR": str(folder / "gradio"), "PYTHONUNBUFFERED": "1"}
+    for name in ("SPATIAL_SSRL_MODEL", "SPATIAL_SSRL_DEPTH_MODEL", "GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT"):
+        env.pop(name, None)
+    log_path = folder / "app.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *args], cwd=ROOT, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            assert process.poll() is None, f"app.py exited:\n{log_path.read_text()}"
+            try:
+                urllib.request.urlopen(url + "config", timeout=5).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, f"app.py did not start:\n{log_path.read_text()}"
+                time.sleep(0.5)
+        yield url, log_path
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("app")) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def client(app, tmp_path_factory):
+    return Client(app[0], verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
+
+
+def test_page_says_what_is_unavailable_and_how_to_enable_it(app):
+    url, log = app
+    config = json.loads(urllib.request.urlopen(url + "config", timeout=10).read())
+    texts = " ".join(str(component.get("props", {}).get("value", "")) for component in config["components"])
+    assert "Model unavailable here" in texts and "SPATIAL_SSRL_MODEL=DIR" in texts and "--model DIR" in texts
+    assert "Model unavailable here" in log.read_text(), "the terminal says it too"
+
+
+def test_scenes_endpoint(client):
+    assert client.predict(api_name="/scenes") == scene_names()
+
+
+@pytest.mark.parametrize("task", TASK_NAMES)
+def test_task_endpoint_returns_the_record_and_lossless_images(client, task):
+    controls = {"grid": "1x4"} if task == "shuffle" else {}
+    record, images, points = client.predict("room", task, 21, json.dumps(controls), api_name="/task")
+    expected = generate(load_asset("room"), task, 21, controls)
+    assert record == json.loads(json.dumps(expected.record()))
+    assert [Path(path).name for path in images] == record["images"]
+    for path, image in zip(images, expected.images):
+        with Image.open(path) as received:
+            assert np.array_equal(np.asarray(received.convert("RGB")), np.asarray(image))
+    assert Path(points).suffix == ".glb" and Path(points).stat().st_size > 10_000
+
+
+def test_task_endpoint_reports_bad_input_and_unavailable_tasks(client):
+    with pytest.raises(Exception, match="grid"):
+        client.predict("room", "shuffle", 0, '{"grid": "5x5"}', api_name="/task")
+    with pytest.raises(Exception, match="JSON"):
+        client.predict("room", "shuffle", 0, "{grid", api_name="/task")
+    record, images, points = client.predict("astronaut", "depth", 0, "{}", api_name="/task")
+    assert "needs a depth map" in record["unavailable"] and images in ([], None) and points is None
+    assert client.predict(api_name="/scenes"), "the app is still up"
+
+
+def test_score_endpoint(client):
+    strict = client.predict("<think>hmm</think> \\boxed{2 - 1 - 3}", "2-1-3", "strict", api_name="/score")
+    lenient = client.predict("<think>hmm</think> \\boxed{2 - 1 - 3}", "2-1-3", "lenient", api_name="/score")
+    exact = client.predict("<think>hmm</think> \\boxed{2-1-3}", "2-1-3", "strict", api_name="/score")
+    assert exact["overall"] == pytest.approx(1.0) and exact["extracted"] == "2-1-3"
+    assert (strict["accuracy"], strict["overall"], strict["mode"]) == (0.0, pytest.approx(0.1), "strict")
+    assert (lenient["accuracy"], lenient["overall"], lenient["mode"]) == (1.0, pytest.approx(1.0), "lenient")
+    assert client.predict("no box", "A", "strict", api_name="/score")["overall"] == 0
+
+
+def test_concurrent_task_requests_all_succeed(client):
+    def one(seed: int) -> str:
+        return client.predict("tabletop", TASK_NAMES[seed % len(TASK_NAMES)], seed, "{}", api_name="/task")[0]["task"]
+
+    with ThreadPoolExecutor(8) as pool:
+        done = list(pool.map(one, range(16)))
+    assert done == [TASK_NAMES[seed % len(TASK_NAMES)] for seed in range(16)]
