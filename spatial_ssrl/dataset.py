@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -54,6 +55,9 @@ IMAGE_FORMATS = {
     "png": (".png", {"format": "PNG", "compress_level": 1}),
 }
 SPLITS = ("train", "val")
+#: What the manifest times (CPU ms): each task type's generation, decoding a scene (once per scene and
+#: shard), encoding a task's images.
+STEPS = (*TASK_NAMES, "load scene", "encode images", "rejected")
 UNREADABLE = "image unreadable"
 BUILD_DIR = ".build"
 
@@ -234,26 +238,30 @@ def run_shard(spec: dict) -> tuple[bytes, bytes]:
     started = time.perf_counter()
     extension, save_options = IMAGE_FORMATS[spec["image_format"]]
     blob = io.BytesIO()
-    done, failed, unreadable = [], [], {}
+    done, failed, unreadable, load_ms = [], [], {}, []
     for position, items in groupby(spec["items"], key=lambda item: item[4]):
         source = SceneSource(**_source_args(spec["sources"][str(position)]))
+        start = time.process_time()
         try:
             scene = source.load()
         except (SceneError, OSError) as error:
             unreadable[source.name] = str(error)
             failed += [_failure(item, source, UNREADABLE, str(error)) for item in items]
             continue
+        load_ms.append(_ms(start))
         for item in items:
             index, attempt, variant, seed, _ = item
-            start = time.perf_counter()
+            start = time.process_time()
             try:
                 result = generate(scene, VARIANTS[variant].task, seed, VARIANTS[variant].controls)
             except Exception as error:  # a generator bug must not lose a long build: record it loudly
-                failed.append(_failure(item, source, "generator error (please report)", f"{type(error).__name__}: {error}"))
+                failed.append(_failure(item, source, "generator error (please report)",
+                                       f"{type(error).__name__}: {error}", _ms(start)))
                 continue
             if not result.ok:
-                failed.append(_failure(item, source, result.reason, result.reason))
+                failed.append(_failure(item, source, result.reason, result.reason, _ms(start)))
                 continue
+            generated = time.process_time()
             spans = []
             for image in result.images:
                 offset = blob.tell()
@@ -261,8 +269,8 @@ def run_shard(spec: dict) -> tuple[bytes, bytes]:
                 spans.append([offset, blob.tell() - offset])
             done.append({"index": index, "attempt": attempt, "variant": variant, "source": source.name,
                          "record": result.record(), "images": spans, "extension": extension,
-                         "ms": round(1000 * (time.perf_counter() - start), 3)})
-    index_json = {"id": spec["id"], "done": done, "failed": failed, "unreadable": unreadable,
+                         "ms": _ms(start, generated), "encode_ms": _ms(generated)})
+    index_json = {"id": spec["id"], "done": done, "failed": failed, "unreadable": unreadable, "load_ms": load_ms,
                   "seconds": round(time.perf_counter() - started, 4)}
     return json.dumps(index_json).encode(), blob.getvalue()
 
@@ -279,9 +287,14 @@ def _shard_to_disk(job: tuple[dict, str]) -> tuple[str, int]:
     return spec["id"], len(spec["items"])
 
 
-def _failure(item: list, source: SceneSource, kind: str, reason: str) -> dict:
+def _ms(start: float, end: float | None = None) -> float:
+    """CPU milliseconds since `start` (process time: unaffected by other work on a shared machine)."""
+    return round(1000 * ((time.process_time() if end is None else end) - start), 3)
+
+
+def _failure(item: list, source: SceneSource, kind: str, reason: str, ms: float = 0.0) -> dict:
     return {"index": item[0], "attempt": item[1], "variant": item[2], "source": source.name, "kind": kind,
-            "reason": reason}
+            "reason": reason, "ms": ms}
 
 
 def _source_json(source: SceneSource) -> dict:
@@ -310,7 +323,9 @@ def run_local(specs: list[dict], shard_dir: Path, workers: int, on_done) -> None
         return
     import multiprocessing
 
-    with multiprocessing.get_context("spawn").Pool(min(workers, len(jobs))) as pool:
+    # fork where the platform allows: no re-import of the caller's __main__ (scripts need no main guard)
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    with context.Pool(min(workers, len(jobs))) as pool:
         for shard_id, attempts in pool.imap_unordered(_shard_to_disk, jobs, chunksize=1):
             on_done(shard_id, attempts)
 
@@ -330,12 +345,12 @@ def run_ray(specs: list[dict], shard_dir: Path, workers: int | None, on_done) ->
         local = {} if os.environ.get("RAY_ADDRESS") else {"num_cpus": workers or _cpu_count()}
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False,
                  runtime_env={"env_vars": {"PYTHONPATH": python_path}}, **local)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # our progress bar reports; Ray's would interleave
     try:
-        context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False
+        ray.data.DataContext.get_current().enable_progress_bars = False
         rows = [{"spec": json.dumps(spec)} for spec in specs]
         dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map(
-            _ray_shard, num_cpus=1, concurrency=workers)
+            _ray_shard, num_cpus=1, concurrency=min(workers, len(rows)) if workers else None)
         for row in dataset.iter_rows():
             write_shard(shard_dir, row["id"], row["index"], row["blob"])
             on_done(row["id"], row["attempts"])
@@ -483,9 +498,13 @@ def _prepare(out: Path, fingerprint: str, config: dict, overwrite: bool) -> Path
 
 
 def _progress(total: int, enabled: bool):
+    """A bar with rate and ETA on stderr (no monitor thread: worker processes are forked beside it)."""
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="task", desc="build", disable=not enabled, dynamic_ncols=True, smoothing=0.05)
+    class Bar(tqdm):
+        monitor_interval = 0
+
+    return Bar(total=total, unit="task", desc="build", disable=not enabled, dynamic_ncols=True, smoothing=0.05)
 
 
 def _open_index(path: Path) -> sqlite3.Connection:
@@ -547,13 +566,16 @@ class BuildStats:
                 self.produced[(split, entry["variant"])] += 1
                 self.answers[entry["variant"]][entry["record"]["answer"]] += 1
                 self.milliseconds[task].append(entry["ms"])
+                self.milliseconds["encode images"].append(entry["encode_ms"])
                 self.sources_used[split].add(entry["source"])
             database.executemany("INSERT INTO tasks VALUES (?, ?, ?, ?)", rows)
+            self.milliseconds["load scene"] += index["load_ms"]
             for name, reason in index["unreadable"].items():
                 self.unreadable[name] = reason
                 self.unreadable_positions.add(self.position[name])
             for failure in index["failed"]:
                 self._reject(failure)
+                self.milliseconds["rejected"].append(failure["ms"])
             failed += index["failed"]
         database.commit()
         return failed
@@ -611,7 +633,7 @@ class BuildStats:
                 **timing,
                 "tasks_per_second": round(produced / timing["wall_seconds"], 2) if timing["wall_seconds"] else None,
                 "generate_tasks_per_second": round(produced / generate_seconds, 2) if generate_seconds else None,
-                "ms_per_task": {task: _summary(self.milliseconds[task]) for task in TASK_NAMES if self.milliseconds[task]},
+                "cpu_milliseconds": {step: _summary(self.milliseconds[step]) for step in STEPS if self.milliseconds.get(step)},
             },
         }
 
