@@ -67,7 +67,7 @@ def pick_shipped(studio: Studio, name: str) -> tuple[Scene | None, str]:
     try:
         scene = studio.scene(name)
     except (SceneError, FileNotFoundError) as error:
-        return None, f"⚠️ {error}"
+        return None, f"⚠ {error}"
     return scene, describe_scene(studio, scene)
 
 
@@ -75,12 +75,12 @@ def load_upload(studio: Studio, previous: Scene | None, rgb, depth, mask, depth_
                 ) -> tuple[Scene | None, str]:
     """Make a scene of the visitor's files; on any problem keep the previous scene and say what was wrong."""
     if not rgb:
-        return previous, "⚠️ Choose an RGB image to upload first (PNG, JPEG, WebP, ...)."
+        return previous, "⚠ Choose an RGB image to upload first (PNG, JPEG, WebP, ...)."
     try:
         scene = load_scene(rgb, depth or None, mask or None, depth_scale=depth_scale or None,
                            name=Path(rgb).stem)
     except SceneError as error:
-        return previous, f"⚠️ **That upload cannot be used**: {error}"
+        return previous, f"⚠ **That upload cannot be used**: {error}"
     note = ""
     if estimate and not scene.has_depth:
         scene, note = estimate_depth(studio, scene)
@@ -94,7 +94,7 @@ def estimate_depth(studio: Studio, scene: Scene) -> tuple[Scene, str]:
 
         return estimate_scene_depth(scene, studio.depth_model), ""
     except (OSError, ImportError) as error:  # ModelUnavailable is an OSError; ImportError: no torch
-        return scene, f"\n\n⚠️ **Depth could not be estimated**: {error}"
+        return scene, f"\n\n⚠ **Depth could not be estimated**: {error}"
 
 
 def describe_scene(studio: Studio, scene: Scene) -> str:
@@ -122,14 +122,14 @@ def render_task(studio: Studio, scene: Scene | None, task_name: str, seed, *valu
     captions), question, status, overlay, depth map, 3D view, option radio, answer box, then cleared
     revealed answer, spec, the permalink, and cleared chat, reward, group table, group summary, own score."""
     if scene is None:
-        return task_view(None, status="⚠️ Choose a shipped scene or upload one first.")
+        return task_view(None, status="⚠ Choose a shipped scene or upload one first.")
     seed = int(seed or 0)
     controls = controls_for(task_name, values)
     link = permalink(studio, scene, task_name, seed, controls)
     try:
         task = generate(scene, task_name, seed, controls)
     except ControlError as error:
-        return task_view(None, status=f"⚠️ {error}", link=link)
+        return task_view(None, status=f"⚠ {error}", link=link)
     if not task.ok:
         return task_view(None, status=f"**No {task_name} task in this scene** (seed {seed}): {task.reason}.",
                          depth=depth_map_file(studio, scene, None, task_name, seed, controls), link=link)
@@ -252,7 +252,7 @@ def from_query(studio: Studio, params: dict) -> tuple:
         seed = 0
     notes = []
     if params.get("scene") and params["scene"] not in names:
-        notes.append(f"⚠️ The link names an unknown scene {params['scene']!r}; showing {name}.")
+        notes.append(f"⚠ The link names an unknown scene {params['scene']!r}; showing {name}.")
     values = []
     for owner, control in control_layout():
         value = control.default
@@ -260,7 +260,7 @@ def from_query(studio: Studio, params: dict) -> tuple:
             try:
                 value = control.coerce(params[control.name])
             except ControlError as error:
-                notes.append(f"⚠️ Link ignored a bad control: {error}")
+                notes.append(f"⚠ Link ignored a bad control: {error}")
         values.append(value)
     scene, info = pick_shipped(studio, name)
     return (scene, "\n\n".join([info, *notes]), name, task, seed, *values)
@@ -303,7 +303,7 @@ def score_human(current: Current | None, choice: str | None, text: str | None, m
         return "Type or pick an answer first."
     response = human_response(answer)
     result = score(response, current.task.answer, mode=mode, task=current.task.task, options=current.task.options)
-    verdict = "✅ Right" if result.accuracy else "❌ Not right"
+    verdict = "✔ Right" if result.accuracy else "✘ Not right"
     return f"{verdict}. Scored as the response `{response}`.\n\n{reward_markdown(result)}"
 
 
@@ -371,9 +371,9 @@ def load_vlm(studio: Studio):
 
         return load_model(studio.model, min_pixels=studio.min_pixels, max_pixels=studio.max_pixels), None
     except ImportError as error:
-        return None, f"⚠️ **The model needs PyTorch and transformers** (`pip install -r requirements.txt`): {error}"
+        return None, f"⚠ **The model needs PyTorch and transformers** (`pip install -r requirements.txt`): {error}"
     except OSError as error:  # ModelUnavailable
-        return None, f"⚠️ **Model unavailable**\n\n```\n{error}\n```"
+        return None, f"⚠ **Model unavailable**\n\n```\n{error}\n```"
 
 
 def decoding(max_new_tokens, temperature, top_p, seed):
@@ -401,7 +401,7 @@ def run_model(studio: Studio, current: Current | None, max_new_tokens, temperatu
     try:
         stream = vlm.stream(current.task, decoding(max_new_tokens, temperature, top_p, seed), instruction=instruction)
     except ValueError as error:
-        yield [], f"⚠️ {error}"
+        yield [], f"⚠ {error}"
         return
     yield chat_messages(question, split_response(""), done=False), "*generating…*"
     for _ in stream:
@@ -426,7 +426,7 @@ def sample_group(studio: Studio, current: Current | None, n, max_new_tokens, tem
         group = vlm.sample_group(current.task, int(n), decoding(max_new_tokens, temperature, top_p, seed),
                                  mode=mode, instruction=FORMAT_INSTRUCTION if use_instruction else "")
     except ValueError as error:
-        return [], f"⚠️ {error}"
+        return [], f"⚠ {error}"
     rows = [[index + 1, str(answer.score.extracted), answer.score.format, answer.score.accuracy,
              round(answer.reward, 4), round(answer.advantage, 4), answer.text[:160]]
             for index, answer in enumerate(group.answers)]

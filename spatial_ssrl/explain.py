@@ -210,8 +210,7 @@ def _position_overlay(scene: Scene, task: Task, reveal: bool) -> Image.Image:
                _inside(beyond, image.size, caption * 9, caption), caption, fill=(60, 60, 60))
     if reveal:
         _annotate_depths(image, spec["regions"], None)
-        inset = _top_down(spec, image.size, size)
-        image.paste(inset, (image.width - inset.width - size // 2, size // 2))
+        return _beside(image, _top_down(spec, image.size, size))  # beside, so it never hides a region
     return image
 
 

@@ -154,14 +154,14 @@ def test_reveal_and_human_scoring(studio):
     right = handlers.score_human(current, current.task.answer, "", "strict")
     wrong_letter = next(letter for letter in "ABCD" if letter != current.task.answer)
     wrong = handlers.score_human(current, wrong_letter, "", "strict")
-    assert right.startswith("✅") and "| 1 | 1 | 1 |" in right
-    assert wrong.startswith("❌") and "| 1 | 0 | 0.1 |" in wrong
+    assert right.startswith("✔") and "| 1 | 1 | 1 |" in right
+    assert wrong.startswith("✘") and "| 1 | 0 | 0.1 |" in wrong
     assert "Generate a task first" in handlers.score_human(None, "A", "", "strict")
     assert "pick an answer" in handlers.score_human(current, None, "", "strict")
 
     order = as_view(render(studio, "room", "depth", 5))["current"]
     spaced = " - ".join(order.task.answer.split("-"))
-    assert handlers.score_human(order, None, spaced, "lenient").startswith("✅")
+    assert handlers.score_human(order, None, spaced, "lenient").startswith("✔")
     assert handlers.score_human(order, None, f"\\boxed{{{order.task.answer}}}", "strict").count("| 0 | 1 | 0.9 |") == 1
 
 
