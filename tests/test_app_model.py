@@ -1,0 +1,72 @@
+"""The app's model path on tiny random models built here (no weights, no network): the folder given to the
+Studio (as `--model DIR` / SPATIAL_SSRL_MODEL=DIR would) is loaded, streamed, scored and sampled as a group;
+the tiny depth model fills in depth for an upload without it."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from demo import Studio, handlers
+from spatial_ssrl.models.tiny import TINY_MAX_PIXELS, TINY_MIN_PIXELS, save_tiny_depth, save_tiny_vlm
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny-models")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        patch.setenv("SPATIAL_SSRL_DEVICE", "cpu")
+        made = Studio(model=str(save_tiny_vlm(folder / "vlm")), depth_model=str(save_tiny_depth(folder / "depth")),
+                      files_dir=folder / "files", point_budget=2000,
+                      min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS)
+        yield made
+
+
+@pytest.fixture(scope="module")
+def current(studio):
+    values = [control.default for _, control in handlers.control_layout()]
+    view = handlers.render_task(studio, studio.scene("room"), "crop", 2, *values)
+    assert view[0].task.ok
+    return view[0]
+
+
+def test_banner_says_the_local_model_loads_on_first_use(studio):
+    banner = studio.status().banner()
+    assert f"**Model**: `{studio.model}`, loads on first use" in banner
+    assert "unavailable" not in banner
+
+
+def test_run_model_streams_then_scores(studio, current):
+    updates = list(handlers.run_model(studio, current, 12, 0.0, 1.0, 0, True, "strict"))
+    assert len(updates) >= 2, "at least the opening and the scored update"
+    assert updates[0][1] == "*generating…*"
+    chat, reward = updates[-1]
+    assert chat[0]["role"] == "user" and "<image1>" in chat[0]["content"]
+    assert chat[0]["content"].endswith("\\boxed{}."), "the training format instruction is appended"
+    assert chat[-1]["role"] == "assistant"
+    assert "| format | accuracy | overall | extracted | mode |" in reward and "strict" in reward
+    assert "tokens in" in reward and "ended by" in reward
+    again = list(handlers.run_model(studio, current, 12, 0.0, 1.0, 0, True, "strict"))[-1]
+    assert again[0] == chat, "greedy decoding repeats itself"
+
+
+def test_sample_group_scores_each_answer_with_advantages(studio, current):
+    rows, summary = handlers.sample_group(studio, current, 3, 8, 1.0, 1.0, 7, True, "lenient")
+    assert [row[0] for row in rows] == [1, 2, 3]
+    assert all(row[2] in (0.0, 1.0) and row[3] in (0.0, 1.0) for row in rows)
+    assert "mean reward" in summary and "(lenient reward)" in summary
+    if len({row[4] for row in rows}) == 1:
+        assert all(row[5] == 0 for row in rows) and "no learning signal" in summary
+    else:
+        assert abs(sum(row[5] for row in rows)) < 1e-6
+    rows, summary = handlers.sample_group(studio, current, 3, 8, 0.0, 1.0, 7, True, "strict")
+    assert rows == [] and "temperature" in summary, "greedy groups are refused with the reason"
+
+
+def test_upload_without_depth_gets_estimated_depth(studio, tmp_path):
+    rgb = tmp_path / "photo.png"
+    Image.fromarray(studio.scene("coffee").rgb).save(rgb)
+    scene, info = handlers.load_upload(studio, None, str(rgb), None, None, None, True)
+    assert scene.has_depth and scene.depth_origin == f"estimated:{studio.depth_model}"
+    assert "estimated by the model" in info
