@@ -1,0 +1,270 @@
+"""The dataset builder: the mix, the plan, splits, rejections, the manifest, every output format, the CLI."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import textured_rgb
+from spatial_ssrl.cli import main
+from spatial_ssrl.dataset import (
+    PAPER_COUNT, PAPER_MIX, VARIANTS, answer_balance, answer_space, build, make_plan, parse_mix, quotas,
+)
+from spatial_ssrl.exporters import problem_text
+from spatial_ssrl.folders import discover_scenes
+
+HEIGHT, WIDTH = 240, 320
+
+
+def make_scene_folder(root: Path, rgbd: int = 4, rgb: int = 4, order: str = "forward") -> Path:
+    """RGB-D scenes named like the official samples (RGB-D_img{i}.png + RGB-D_depth{i}.npy, depth a tilted
+    plane with a step) and RGB-only photos (PNG and JPEG); `order` is the order the files are written in."""
+    files = []
+    ys, xs = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
+    for i in range(rgbd):
+        depth = 1 + 4 * xs / WIDTH + 2 * ys / HEIGHT + (i % 2) * 3 * ((xs > WIDTH / 2) & (ys > HEIGHT / 2))
+        files.append((f"RGB-D_img{i}.png", lambda path, i=i: Image.fromarray(textured_rgb(HEIGHT, WIDTH, i)).save(path)))
+        files.append((f"RGB-D_depth{i}.npy", lambda path, d=depth: np.save(path, d.astype(np.float32))))
+    for i in range(rgb):
+        name = f"photo{i}.{'jpg' if i % 2 else 'png'}"
+        files.append((name, lambda path, i=i: Image.fromarray(textured_rgb(HEIGHT, WIDTH, 100 + i)).save(path, quality=95)))
+    root.mkdir(parents=True, exist_ok=True)
+    for name, write in (files if order == "forward" else files[::-1]):
+        write(root / name)
+    return root
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    return make_scene_folder(tmp_path_factory.mktemp("scenes"))
+
+
+@pytest.fixture(scope="module")
+def built(folder, tmp_path_factory):
+    """One small jsonl build with a val split (shared by the read-only checks below)."""
+    out = tmp_path_factory.mktemp("built") / "out"
+    manifest = build(discover_scenes(folder), out, count=40, seed=5, fmt="jsonl", val_fraction=0.25, workers=1,
+                     progress=False)
+    return out, manifest
+
+
+# ------------------------------------------------------------------------------------------ mix and plan
+
+def test_the_paper_mix_at_its_size_is_the_papers_counts():
+    counts = quotas(parse_mix("paper"), PAPER_COUNT)
+    assert counts == PAPER_MIX and PAPER_COUNT == 81_053
+    by_task = Counter()
+    for name, n in counts.items():
+        by_task[VARIANTS[name].task] += n
+    assert by_task == {"shuffle": 16_028, "flip": 4_005, "crop": 20_200, "depth": 20_620, "position": 20_200}
+    assert (counts["shuffle:2x2"], counts["shuffle:2x2-masked"]) == (4_000, 4_028)
+    assert counts["shuffle:1x3"] + counts["shuffle:1x4"] == 4_991
+    assert counts["shuffle:3x1"] + counts["shuffle:4x1"] == 3_009
+
+
+@pytest.mark.parametrize("count", [1, 7, 100, 999, 10_000])
+def test_scaled_quotas_add_up_and_stay_within_one_of_the_proportion(count):
+    counts = quotas(parse_mix("paper"), count)
+    assert sum(counts.values()) == count
+    for name, n in counts.items():
+        assert abs(n - PAPER_MIX[name] * count / PAPER_COUNT) < 1
+
+
+def test_a_custom_mix_names_tasks_or_variants():
+    mix = parse_mix("shuffle=2, flip=1, shuffle:1x3=1")
+    shuffle_total = sum(weight for name, weight in mix.items() if name.startswith("shuffle"))
+    assert shuffle_total == pytest.approx(3) and mix["flip"] == 1
+    assert mix["shuffle:2x2"] == pytest.approx(2 * 4000 / 16028)
+    assert mix["shuffle:1x3"] == pytest.approx(1 + 2 * 2496 / 16028)
+    assert "crop" not in mix and quotas(mix, 40)["flip"] == 10
+    for bad, message in [("bogus=1", "unknown task"), ("crop=-1", "non-negative"), ("crop", "NAME=WEIGHT"),
+                         ("crop=0", "add up to zero"), ("crop=x", "NAME=WEIGHT")]:
+        with pytest.raises(ValueError, match=message):
+            parse_mix(bad)
+
+
+def test_the_plan_is_a_function_of_the_seed_not_of_the_source_order(folder):
+    sources = discover_scenes(folder)
+    plan = make_plan(sources, 200, parse_mix("paper"), seed=3, val_fraction=0.25)
+    again = make_plan(sources[::-1], 200, parse_mix("paper"), seed=3, val_fraction=0.25)
+    assert plan == again
+    other = make_plan(sources, 200, parse_mix("paper"), seed=4, val_fraction=0.25)
+    assert plan.variants != other.variants and Counter(plan.variants) == Counter(other.variants)
+    for index, variant in enumerate(plan.variants):  # depth tasks only ever draw RGB-D scenes
+        needs_depth = VARIANTS[variant].task in ("depth", "position")
+        assert all(plan.sources[plan.source(index, attempt)].has_depth or not needs_depth for attempt in range(5))
+    used = Counter(plan.source(index, 0) for index in range(200))  # round robin: scenes used evenly per pool
+    rgb_only = [used[p] for p, source in enumerate(plan.sources) if not source.has_depth]
+    assert max(rgb_only) - min(rgb_only) <= 1
+
+
+def test_a_mix_with_depth_tasks_needs_rgbd_scenes(tmp_path):
+    sources = discover_scenes(make_scene_folder(tmp_path, rgbd=0, rgb=2))
+    with pytest.raises(ValueError, match="depth-dir"):
+        make_plan(sources, 10, parse_mix("paper"), seed=0, val_fraction=0)
+    assert make_plan(sources, 10, parse_mix("crop=1,flip=1"), seed=0, val_fraction=0).variants
+
+
+def test_problem_text_puts_one_image_token_per_image_in_model_order():
+    assert problem_text("Sort the regions.", 1) == "<image>Sort the regions."
+    crop = "Missing part of <image1>? Options <image2><image3><image4><image5>."
+    assert problem_text(crop, 5) == "Missing part of <image>? Options <image><image><image><image>."
+    with pytest.raises(ValueError):
+        problem_text(crop, 4)
+
+
+# ----------------------------------------------------------------------------------- records and manifest
+
+def test_records_counts_and_splits(built, folder):
+    out, manifest = built
+    train, val = read_jsonl(out / "train.jsonl"), read_jsonl(out / "val.jsonl")
+    records = train + val
+    assert len(records) == manifest["produced"]["total"] == 40 and manifest["produced"]["short"] == 0
+    assert sorted(record["id"] for record in records) == list(range(40))
+    assert Counter(record["variant"] for record in records) == manifest["requested"]["by_variant"]
+    assert manifest["produced"]["by_variant"] == manifest["requested"]["by_variant"]
+    # splits by source image: no scene in both, both present, counts as the manifest says
+    train_sources, val_sources = {r["source"] for r in train}, {r["source"] for r in val}
+    assert train_sources and val_sources and not train_sources & val_sources
+    assert manifest["sources"]["per_split"] == {"train": 6, "val": 2}
+    assert sum(manifest["produced"]["by_split"]["val"].values()) == len(val)
+    depth_sources = {s.name for s in discover_scenes(folder) if s.has_depth}
+    for record in records:
+        assert record["problem"].count("<image>") == len(record["images"]) == (5 if record["task"] == "crop" else 1)
+        assert record["answer"] in answer_space(record["variant"])
+        assert record["controls"] | VARIANTS[record["variant"]].controls == record["controls"]
+        assert record["task"] not in ("depth", "position") or record["source"] in depth_sources
+        for image in record["images"]:
+            with Image.open(out / image) as decoded:
+                assert decoded.format == "JPEG" and decoded.mode == "RGB"
+
+
+def test_manifest_reports_answers_with_a_uniformity_test_and_timing(built):
+    out, manifest = built
+    assert json.loads((out / "manifest.json").read_text()) == manifest
+    assert not (out / ".build").exists()
+    for variant, balance in manifest["answers"].items():
+        assert balance["n"] == manifest["produced"]["by_variant"][variant]
+        assert list(balance["counts"]) == answer_space(variant)
+        assert balance["dof"] == len(answer_space(variant)) - 1 and 0 <= balance["p_value"] <= 1
+        assert balance["unexpected"] == {}
+    timing = manifest["timing"]
+    assert timing["wall_seconds"] > 0 and timing["tasks_per_second"] > 0
+    assert set(timing["cpu_milliseconds"]) >= {"shuffle", "crop", "depth", "position", "load scene", "encode images"}
+    assert manifest["config"]["workers"] == 1 and manifest["files"] == ["train.jsonl", "val.jsonl", "images/"]
+
+
+def test_answer_balance_flags_a_skewed_distribution():
+    skewed = answer_balance("crop", Counter({"A": 40, "B": 2, "C": 3, "D": 5, "E": 1}))
+    assert skewed["p_value"] < 1e-6 and skewed["unexpected"] == {"E": 1} and skewed["dof"] == 3
+    even = answer_balance("crop", Counter({"A": 25, "B": 24, "C": 26, "D": 25}))
+    assert even["p_value"] > 0.9 and not even["approximate"]
+    assert len(answer_space("shuffle:2x2")) == 23 and len(answer_space("shuffle:1x3")) == 5
+    assert len(answer_space("flip")) == 8 and len(answer_space("depth")) == 6
+    assert answer_balance("depth", Counter({"1-2-3": 3}))["approximate"]
+
+
+def test_unreadable_images_are_skipped_listed_and_replaced(tmp_path):
+    folder = make_scene_folder(tmp_path / "scenes", rgbd=2, rgb=2)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 this is no JPEG")
+    Image.fromarray(textured_rgb(HEIGHT, WIDTH, 7)).save(folder / "RGB-D_img9.png")
+    (folder / "RGB-D_depth9.npy").write_bytes(b"\x93NUMPY garbage")
+    manifest = build(discover_scenes(folder), tmp_path / "out", count=24, seed=1, fmt="jsonl", workers=1, progress=False)
+    unreadable = {entry["file"]: entry["reason"] for entry in manifest["sources"]["unreadable"]}
+    assert set(unreadable) == {"broken.jpg", "RGB-D_img9.png"}
+    assert "broken.jpg" in unreadable["broken.jpg"] and "RGB-D_depth9.npy" in unreadable["RGB-D_img9.png"]
+    rejected = [entry for entry in manifest["rejections"] if entry["reason"] == "image unreadable"]
+    assert {source for entry in rejected for source in entry["sources"]} == set(unreadable)
+    assert manifest["produced"]["total"] == 24  # their items moved to readable scenes
+    assert not {r["source"] for r in read_jsonl(tmp_path / "out" / "train.jsonl")} & set(unreadable)
+
+
+def test_scenes_without_a_valid_task_are_rejected_by_reason_and_replaced(tmp_path):
+    folder = make_scene_folder(tmp_path / "scenes", rgbd=0, rgb=2)
+    Image.fromarray(np.full((HEIGHT, WIDTH, 3), 128, np.uint8)).save(folder / "flat.png")
+    manifest = build(discover_scenes(folder), tmp_path / "out", count=12, mix="shuffle=1,flip=1", seed=0,
+                     fmt="jsonl", workers=1, progress=False)
+    assert manifest["produced"]["total"] == 12
+    reasons = {(entry["task"], entry["reason"]): entry for entry in manifest["rejections"]}
+    assert reasons and all(entry["sources"] == ["flat.png"] for entry in reasons.values())
+    assert {task for task, _ in reasons} == {"shuffle", "flip"}
+    assert any("#" in reason for _, reason in reasons)  # numbers folded so one reason groups many attempts
+    records = read_jsonl(tmp_path / "out" / "train.jsonl")
+    assert "flat.png" not in {record["source"] for record in records}
+
+
+def test_a_folder_that_admits_no_task_ends_short_and_says_so(tmp_path):
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    Image.fromarray(np.full((HEIGHT, WIDTH, 3), 200, np.uint8)).save(folder / "flat.png")
+    manifest = build(discover_scenes(folder), tmp_path / "out", count=3, mix="flip=1", fmt="jsonl", workers=1,
+                     progress=False)
+    assert manifest["produced"]["total"] == 0 and manifest["produced"]["short"] == 3
+    assert manifest["dropped_items"] == [0, 1, 2]
+    assert sum(entry["count"] for entry in manifest["rejections"]) == 3 * 8  # every round tried again
+
+
+# --------------------------------------------------------------------------------------------- formats
+
+@pytest.mark.parametrize("fmt", ["easyr1", "hf", "llamafactory"])
+def test_each_format_loads_back_with_the_same_tasks(fmt, folder, built, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    out = tmp_path / "out"
+    build(discover_scenes(folder), out, count=40, seed=5, fmt=fmt, val_fraction=0.25, workers=1, progress=False)
+    reference = {r["id"]: r for name in ("train", "val") for r in read_jsonl(built[0] / f"{name}.jsonl")}
+    if fmt in ("easyr1", "hf"):
+        import datasets
+
+        if fmt == "easyr1":
+            loaded = datasets.load_dataset("parquet", data_files={s: str(out / f"{s}.parquet") for s in ("train", "val")},
+                                           cache_dir=str(tmp_path / "cache"))
+        else:
+            loaded = datasets.load_from_disk(str(out))
+        rows = [row for split in ("train", "val") for row in loaded[split]]
+        assert len(loaded["val"]) == sum(1 for r in reference.values() if r["split"] == "val")
+        for row in rows:
+            expected = reference[row["id"]]
+            assert (row["answer"], row["task"], row["problem"]) == (expected["answer"], expected["task"], expected["problem"])
+            assert json.loads(row["spec"]) == expected["spec"] and row["options"] == expected["options"]
+            assert all(isinstance(image, Image.Image) for image in row["images"])
+            assert row["problem"].count("<image>") == len(row["images"])
+            with Image.open(built[0] / expected["images"][0]) as first:
+                assert row["images"][0].size == first.size
+                assert np.array_equal(np.asarray(row["images"][0].convert("RGB")), np.asarray(first.convert("RGB")))
+    else:
+        info = json.loads((out / "dataset_info.json").read_text())
+        assert info["spatial_ssrl_train"]["formatting"] == "alpaca"
+        entries = json.loads((out / "train.json").read_text()) + json.loads((out / "val.json").read_text())
+        assert len(entries) == 40
+        problems = {(r["problem"], r["answer"], len(r["images"])) for r in reference.values()}
+        assert {(e["instruction"], e["output"], len(e["images"])) for e in entries} == problems
+        assert all((out / image).is_file() for entry in entries for image in entry["images"])
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+
+def test_cli_builds_refuses_to_mix_builds_and_explains_missing_depth(folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["build", "--images", str(folder), "--count", "6", "--seed", "2", "--out", str(out), "--format", "jsonl",
+            "--workers", "1", "--quiet", "--mix", "crop=1,depth=1"]
+    assert main(args) == 0
+    assert json.loads((out / "manifest.json").read_text())["produced"]["by_task"] == {"crop": 3, "depth": 3}
+    assert main(args) == 2 and "finished build" in capsys.readouterr().err
+    assert main(args + ["--overwrite"]) == 0
+    rgb_only = make_scene_folder(tmp_path / "rgb_only", rgbd=0, rgb=1)
+    assert main(["build", "--images", str(rgb_only), "--count", "4", "--out", str(tmp_path / "o2"), "--quiet"]) == 2
+    assert "--depth-dir" in capsys.readouterr().err
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("keep me")
+    assert main(["build", "--images", str(folder), "--count", "4", "--out", str(foreign), "--quiet", "--overwrite"]) == 2
+    assert (foreign / "thesis.tex").exists() and "not empty" in capsys.readouterr().err
