@@ -91,6 +91,8 @@ ADVERSARIAL = {
     "whitespace run": lambda n: "<think>x" + " " * n + "x</think>\\boxed{A}",
     "'a / b' in the box": lambda n: "<think></think>\\boxed{" + "a / b " * (n // 6) + "}",
     "'< /' fragments": lambda n: "<think>" + "< / " * (n // 4) + "\\boxed{A}",
+    "\\text{ nesting in the box": lambda n: "<think></think>\\boxed{" + "\\text{" * (n // 7) + "B" + "}" * (n // 7 + 1),
+    "'1 - 2 - ...' in the box": lambda n: "<think></think>\\boxed{" + " - ".join("12" * (n // 8)) + "}",
 }
 LENGTHS = (10_000, 100_000, 1_000_000)
 REFERENCE_BUDGET_S = 2.0
@@ -132,9 +134,9 @@ def main() -> None:
 
     print("\nAdversarial responses: milliseconds per response (reference only while under "
           f"{REFERENCE_BUDGET_S:.0f} s; '-' = not run, it grows quadratically)")
-    header = " | ".join(f"{f'{n // 1000}k ours':>9} | {f'{n // 1000}k ref':>9}" for n in LENGTHS)
-    print(f"| {'case':<24} | {header} |")
-    print(f"|{'-' * 26}|" + "|".join(["-" * 11] * (2 * len(LENGTHS))) + "|")
+    header = " | ".join(f"{f'{n // 1000}k ours':>10} | {f'{n // 1000}k ref':>10}" for n in LENGTHS)
+    print(f"| {'case':<27} | {header} |")
+    print(f"|{'-' * 29}|" + "|".join(["-" * 12] * (2 * len(LENGTHS))) + "|")
     for name, build in ADVERSARIAL.items():
         cells, reference_ok = [], True
         for length in LENGTHS:
@@ -144,8 +146,8 @@ def main() -> None:
             if reference_ok:
                 reference_ms = 1000 * seconds(reference_score, response)
                 reference_ok = reference_ms * (LENGTHS[1] / LENGTHS[0]) ** 2 / 1000 < REFERENCE_BUDGET_S
-            cells.append(f"{ours_ms:>9.2f} | " + (f"{reference_ms:>9.1f}" if reference_ms is not None else f"{'-':>9}"))
-        print(f"| {name:<24} | {' | '.join(cells)} |")
+            cells.append(f"{ours_ms:>10.2f} | " + (f"{reference_ms:>10.1f}" if reference_ms is not None else f"{'-':>10}"))
+        print(f"| {name:<27} | {' | '.join(cells)} |")
 
 
 if __name__ == "__main__":
