@@ -401,7 +401,7 @@ def write_charts(report: dict, out: Path) -> None:
                 errors[1].append(result["ci95"][1] - result["accuracy"])
                 colors.append(colours[name])
             if row["chance"] is not None:
-                axis.axvline(row["chance"], color=colours[name], linestyle="--", linewidth=1)
+                axis.axvline(row["chance"], color="black", linestyle="--", linewidth=1)
         axis.barh(range(len(values)), values, xerr=errors, capsize=2, color=colors)
         axis.set_yticks(range(len(values)), labels, fontsize=7)
         axis.invert_yaxis()
