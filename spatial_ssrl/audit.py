@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from .baselines import BASELINES, answer_prior, answer_space, baselines_for, fit_answer_prior, variant
+from .baselines import answer_prior, answer_space, baselines_for, fit_answer_prior, variant
 from .quality import DISTANCE, soundness
 from .render import with_region_markers
 from .scene import Scene
@@ -74,8 +74,8 @@ def settings_for(task: str) -> list[Setting]:
 
     ours = Setting("default", "our generator, default controls", with_controls({}))
     if task == "shuffle":
-        return [ours, Setting("reference", "no check that patches differ (the reference's)",
-                              with_controls({"min_patch_difference": 0.0}))]
+        return [ours, Setting("reference", "no check that patches differ (the reference's; its identity "
+                              "permutation is not reproduced)", with_controls({"min_patch_difference": 0.0}))]
     if task == "flip":
         return [ours, Setting("reference", "no check that the flip is visible (the reference's)",
                               with_controls({"min_flip_difference": 0.0}))]
