@@ -157,3 +157,15 @@ def test_any_content_is_accepted_for_at_most_one_answer_and_whenever_strict_acce
         if relaxed.accuracy:
             accepted.append(answer)
     assert len(accepted) <= 1, (content, accepted)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(response=st.text(max_size=120) | st.lists(st.sampled_from(JUNK + ["\\boxed{", "<think>", "</think>"]),
+                                                   max_size=20).map("".join),
+       answer=st.text(max_size=6) | st.sampled_from(["B", "2-1-3"]),
+       task=st.sampled_from([None, *sorted(TASK_KINDS)]),
+       options=st.none() | st.lists(st.text(max_size=6), max_size=6))
+def test_lenient_never_raises_and_always_explains(response, answer, task, options):
+    result = score(response, answer, mode="lenient", task=task, options=options)
+    assert result.accuracy in (0.0, 1.0) and result.format in (0.0, 1.0)
+    assert result.reason.startswith(f"format {result.format:g}") and f"accuracy {result.accuracy:g}" in result.reason

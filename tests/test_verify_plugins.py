@@ -122,9 +122,9 @@ def test_cli_scores_jsonl_in_order_and_reports_bad_lines(tmp_path):
         scored = [entry for entry in out if "error" not in entry]
         assert scored == [score(r["response"], r["ground_truth"], mode=mode, task=r["task"],
                                 options=r.get("options")).to_dict() for r in good]
-    good_only = tmp_path / "good.jsonl"
-    good_only.write_text("\n".join(json.dumps(record) for record in good) + "\n", encoding="utf-8")
-    assert run_cli("--jsonl", str(good_only)).returncode == 0
+    good_lines = "\n".join(json.dumps(record) for record in good) + "\n"
+    done = run_cli("--jsonl", "-", stdin=good_lines)
+    assert done.returncode == 0 and len(done.stdout.splitlines()) == len(good)
 
 
 def test_cli_refuses_a_missing_file_and_a_missing_source():

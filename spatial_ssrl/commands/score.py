@@ -20,9 +20,14 @@ def register(subparsers) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--answer", metavar="GT", help="ground-truth answer for the response on stdin")
     source.add_argument("--jsonl", metavar="FILE", help="JSONL file of responses to score ('-' for stdin)")
-    parser.add_argument("--mode", choices=MODES, default="strict")
-    parser.add_argument("--task", choices=tuple(TASK_KINDS), help="task type (lenient mode reads answers by it)")
-    parser.add_argument("--options", nargs="+", metavar="TEXT", help="option texts in letter order (position)")
+    parser.add_argument("--mode", choices=MODES, default="strict",
+                        help="strict: the reward the models were trained with; lenient: also the obvious "
+                             "spellings of the same answer")
+    parser.add_argument("--task", choices=tuple(TASK_KINDS),
+                        help="with --answer: the task type, which lenient mode reads the answer by "
+                             "(JSONL lines carry their own)")
+    parser.add_argument("--options", nargs="+", metavar="TEXT",
+                        help="with --answer: the option texts in letter order (position tasks)")
     parser.set_defaults(run=run)
 
 
