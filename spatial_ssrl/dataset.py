@@ -149,7 +149,8 @@ class Plan:
     seed: int
 
     def pool(self, index: int) -> tuple[int, ...]:
-        return self.pools["rgbd" if TASKS[VARIANTS[self.variants[index]].task].NEEDS_DEPTH else "rgb"]
+        """Positions of the scenes item `index` may be made from, in the order its attempts try them."""
+        return self.pools[pool_kind(self.variants[index])]
 
     def source(self, index: int, attempt: int) -> int:
         """Position (in `sources`) of the scene that attempt `attempt` of item `index` uses."""
@@ -170,7 +171,7 @@ def make_plan(sources: list[SceneSource], count: int, mix: dict[str, float], see
     if len({source.name for source in sources}) != len(sources):
         raise ValueError("two sources have the same name; names must be unique")
     counts = quotas(mix, count)
-    needs_depth = [name for name, n in counts.items() if n and TASKS[VARIANTS[name].task].NEEDS_DEPTH]
+    needs_depth = [name for name, n in counts.items() if n and pool_kind(name) == "rgbd"]
     rgbd = tuple(position for position, source in enumerate(sources) if source.has_depth)
     if needs_depth and not rgbd:
         raise ValueError(f"the mix has depth tasks ({', '.join(needs_depth)}) but none of the {len(sources)} "
@@ -184,13 +185,17 @@ def make_plan(sources: list[SceneSource], count: int, mix: dict[str, float], see
     used: Counter = Counter()
     slots = []
     for name in variants:
-        kind = "rgbd" if TASKS[VARIANTS[name].task].NEEDS_DEPTH else "rgb"
-        slots.append(used[kind])
-        used[kind] += 1
+        slots.append(used[pool_kind(name)])
+        used[pool_kind(name)] += 1
     return Plan(sources, split_sources(sources, val_fraction, seed), variants, pools, tuple(slots), seed)
 
 
-def split_sources(sources, val_fraction: float, seed: int) -> dict[str, str]:
+def pool_kind(variant: str) -> str:
+    """'rgbd' for variants that need depth (drawn from RGB-D scenes only), else 'rgb' (every scene)."""
+    return "rgbd" if TASKS[VARIANTS[variant].task].NEEDS_DEPTH else "rgb"
+
+
+def split_sources(sources: tuple[SceneSource, ...], val_fraction: float, seed: int) -> dict[str, str]:
     """Scene name -> split. RGB-D and RGB-only scenes are split separately (each keeps `val_fraction` of
     its scenes, rounded) by a seeded hash of the name, so adding a file moves no other scene."""
     if not 0 <= val_fraction < 1:

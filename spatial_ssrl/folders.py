@@ -6,11 +6,15 @@ always yields the same scenes, in the same order, whatever the file system lists
 Pairing rules (names compare case-insensitively; a file is never both an image and a depth map):
 
 1. Images are the files with an image extension (.jpg .jpeg .png .webp .bmp .tif .tiff) anywhere under
-   the images folder, except hidden files and folders and files whose name has the word `depth` in it
-   (`x_depth.png`, `frame.depth.png`, `RGB-D_depth1.png` are depth maps, never photos).
-2. Depth is looked for in the image's own folder, or, with a depth folder, in the same relative subfolder
-   of the depth folder. For an image with stem S, the candidate stems are, in this order:
-     a. S itself (only in a separate depth folder: `rgb/0001.jpg` -> `depth/0001.png`);
+   the images folder, except hidden files and folders, files whose name has the word `depth` in it
+   (`x_depth.png`, `frame.depth.png`, `RGB-D_depth1.png` are depth maps, never photos) and files in a
+   folder named `depth` or `depths`.
+2. Depth is looked for, with a depth folder, in the same relative subfolder of the depth folder; without
+   one, in the image's own folder and then, for an image in a folder named `img`, `imgs`, `image`,
+   `images`, `rgb`, `color` or `colour`, in a sibling folder named `depth` or `depths` (MegaDepth's
+   `dense0/imgs/x.jpg` -> `dense0/depths/x.h5`, TUM's `rgb/` -> `depth/`). For an image with stem S, the
+   candidate stems are, in this order:
+     a. S itself (only in a folder other than the image's: `rgb/0001.jpg` -> `depth/0001.png`);
      b. S_depth, S-depth, S.depth (DIODE: `x.png` -> `x_depth.npy`);
      c. S with its last `img`, `image`, `rgb`, `color` or `colour` word replaced by `depth`
         (`RGB-D_img1.jpg` -> `RGB-D_depth1.h5`, `rgb_0001.jpg` -> `depth_0001.png`,
@@ -33,6 +37,9 @@ from pathlib import Path
 
 from .scene import Scene
 
+#: Image folder names whose sibling depth folder (DEPTH_FOLDERS) holds the images' depth maps.
+IMAGE_FOLDERS = ("img", "imgs", "image", "images", "rgb", "color", "colour")
+DEPTH_FOLDERS = ("depth", "depths")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 DEPTH_EXTENSIONS = (".npy", ".npz", ".h5", ".hdf5", ".png", ".tif", ".tiff", ".pfm")
 MASK_EXTENSIONS = (".npy", ".npz", ".png", ".tif", ".tiff")
@@ -87,9 +94,12 @@ def discover_scenes(images_dir: str | os.PathLike, depth_dir: str | os.PathLike 
     sources = []
     for name in sorted(images):
         rgb = images[name]
-        relative = Path(name).parent
-        files = listing(depth_root / relative)
-        depth = _first(files, depth_stems(rgb.stem, same_folder=not separate), DEPTH_EXTENSIONS)
+        if separate:
+            places = [(depth_root / Path(name).parent, False)]
+        else:
+            places = [(rgb.parent, True)] + [(folder, False) for folder in _depth_siblings(rgb.parent)]
+        found = (_first(listing(folder), depth_stems(rgb.stem, same), DEPTH_EXTENSIONS) for folder, same in places)
+        depth = next((path for path in found if path is not None), None)
         mask = depth and _first(listing(depth.parent), mask_stems(depth.stem, rgb.stem), MASK_EXTENSIONS)
         sources.append(SceneSource(name=name, rgb=rgb, depth=depth, mask=mask or None))
     return sources
@@ -106,9 +116,8 @@ def unpaired_depth_files(images_dir: str | os.PathLike, depth_dir: str | os.Path
     for folder, _, names in _walk(root):
         for file_name in names:
             path = folder / file_name
-            suffix = path.suffix.lower()
-            maybe_image = suffix in IMAGE_EXTENSIONS and not _has_word(path.stem, "depth")
-            if suffix in DEPTH_EXTENSIONS and path.resolve() not in claimed and (separate or not maybe_image):
+            if (path.suffix.lower() in DEPTH_EXTENSIONS and path.resolve() not in claimed
+                    and (separate or not _is_image(path))):
                 unpaired.append(path.relative_to(root).as_posix())
     return sorted(unpaired)
 
@@ -153,9 +162,23 @@ def _image_files(root: Path) -> dict[str, Path]:
     for folder, _, names in _walk(root):
         for file_name in names:
             path = folder / file_name
-            if path.suffix.lower() in IMAGE_EXTENSIONS and not _has_word(path.stem, "depth") and path.is_file():
+            if _is_image(path) and path.is_file():
                 found[path.relative_to(root).as_posix()] = path
     return found
+
+
+def _is_image(path: Path) -> bool:
+    """Rule 1 for one file."""
+    return (path.suffix.lower() in IMAGE_EXTENSIONS and not _has_word(path.stem, "depth")
+            and path.parent.name.lower() not in DEPTH_FOLDERS)
+
+
+def _depth_siblings(folder: Path) -> list[Path]:
+    """Rule 2's sibling depth folders of an image folder (`imgs/` -> `depths/`), in DEPTH_FOLDERS order."""
+    if folder.name.lower() not in IMAGE_FOLDERS:
+        return []
+    siblings = {path.name.lower(): path for path in sorted(folder.parent.iterdir()) if path.is_dir()}
+    return [siblings[name] for name in DEPTH_FOLDERS if name in siblings]
 
 
 def _files_by_lower_name(folder: Path, exclude: set[Path]) -> dict[str, Path]:

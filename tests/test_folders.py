@@ -96,6 +96,25 @@ def test_rules_in_a_separate_depth_folder_and_their_priority(tmp_path):
     assert "stray.npy" in unpaired_depth_files(images, depth, sources)
 
 
+def test_sibling_depth_folders_of_dataset_layouts(tmp_path):
+    touch(tmp_path, "megadepth/0000/dense0/imgs/a.jpg", "megadepth/0000/dense0/depths/a.h5",
+          "megadepth/0000/dense0/imgs/b.jpg",
+          "tum/rgb/1305.png", "tum/depth/1305.png",          # depth PNGs in depth/ are never photos
+          "diode/scan_00183/00019_00183_indoors_000_010.png",
+          "diode/scan_00183/00019_00183_indoors_000_010_depth.npy",
+          "diode/scan_00183/00019_00183_indoors_000_010_depth_mask.npy",
+          "coco/000000000139.jpg")
+    assert pairs(discover_scenes(tmp_path), tmp_path) == {
+        "coco/000000000139.jpg": (None, None),
+        "diode/scan_00183/00019_00183_indoors_000_010.png": (
+            "diode/scan_00183/00019_00183_indoors_000_010_depth.npy",
+            "diode/scan_00183/00019_00183_indoors_000_010_depth_mask.npy"),
+        "megadepth/0000/dense0/imgs/a.jpg": ("megadepth/0000/dense0/depths/a.h5", None),
+        "megadepth/0000/dense0/imgs/b.jpg": (None, None),
+        "tum/rgb/1305.png": ("tum/depth/1305.png", None),
+    }
+
+
 def test_discovery_does_not_depend_on_the_listing_order(tmp_path, monkeypatch):
     touch(tmp_path, *[f"s{i}/img_{j}.jpg" for i in range(3) for j in range(4)],
           *[f"s{i}/depth_{j}.npy" for i in range(3) for j in range(0, 4, 2)])
