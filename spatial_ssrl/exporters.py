@@ -2,7 +2,8 @@
 
 - `easyr1`: `{split}.parquet` with `problem` (the question, one `<image>` per image in model order),
   `answer`, `images` (the `datasets` Image feature, bytes inside), `task`, `variant`, `spec` (JSON) and
-  provenance; `datasets.load_dataset("parquet", ...)` decodes the images to PIL.
+  provenance; `datasets.load_dataset("parquet", ...)` decodes the images to PIL. `format_prompt.jinja`
+  appends the training instruction the way EasyR1's `data.format_prompt` does.
 - `hf`: the same columns as a `datasets.DatasetDict` saved with `save_to_disk` (`load_from_disk(out)`).
 - `jsonl`: `{split}.jsonl`, one full task record per line, images as files under `images/`.
 - `llamafactory`: `{split}.json` in the alpaca format with an `images` list, and the `dataset_info.json`
@@ -19,6 +20,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
+
+from .tasks import FORMAT_INSTRUCTION
 
 FORMATS = ("easyr1", "hf", "jsonl", "llamafactory")
 #: The image placeholder of EasyR1, LLaMA-Factory and TRL-style prompts.
@@ -53,12 +56,27 @@ def problem_text(question: str, image_count: int) -> str:
     return _MARKER.sub(IMAGE_TOKEN, question)
 
 
+def chat_messages(problem: str, instruction: str = FORMAT_INSTRUCTION) -> list[dict]:
+    """A `problem` as one user message of text and image parts (the chat format of transformers' processors
+    and TRL), with the training instruction appended."""
+    content = []
+    for number, text in enumerate(problem.split(IMAGE_TOKEN)):
+        if number:
+            content.append({"type": "image"})
+        if text:
+            content.append({"type": "text", "text": text})
+    if instruction:
+        content.append({"type": "text", "text": " " + instruction})
+    return [{"role": "user", "content": content}]
+
+
 def export(fmt: str, out: Path, splits: dict[str, Iterable[Row]], work: Path, id_width: int = 6) -> list[str]:
     """Write each split's rows to `out` in format `fmt`; return the written paths relative to `out`."""
     work.mkdir(parents=True, exist_ok=True)
     if fmt == "easyr1":
+        (out / "format_prompt.jinja").write_text("{{ content | trim }} " + FORMAT_INSTRUCTION + "\n")
         return [_write_parquet(out / f"{split}.parquet", rows).relative_to(out).as_posix()
-                for split, rows in splits.items()]
+                for split, rows in splits.items()] + ["format_prompt.jinja"]
     if fmt == "hf":
         return _write_hf(out, splits, work)
     if fmt == "jsonl":

@@ -15,7 +15,8 @@ from spatial_ssrl.cli import main
 from spatial_ssrl.dataset import (
     PAPER_COUNT, PAPER_MIX, VARIANTS, answer_balance, answer_space, build, make_plan, parse_mix, quotas,
 )
-from spatial_ssrl.exporters import problem_text
+from spatial_ssrl.exporters import chat_messages, problem_text
+from spatial_ssrl.tasks import FORMAT_INSTRUCTION
 from spatial_ssrl.folders import discover_scenes
 
 HEIGHT, WIDTH = 240, 320
@@ -120,6 +121,10 @@ def test_problem_text_puts_one_image_token_per_image_in_model_order():
     assert problem_text(crop, 5) == "Missing part of <image>? Options <image><image><image><image>."
     with pytest.raises(ValueError):
         problem_text(crop, 4)
+    parts = chat_messages(problem_text(crop, 5))[0]["content"]
+    assert [part["type"] for part in parts] == ["text", "image", "text"] + ["image"] * 4 + ["text", "text"]
+    assert "".join(part.get("text", "") for part in parts) == crop.replace("<image1>", "").replace(
+        "<image2><image3><image4><image5>", "") + " " + FORMAT_INSTRUCTION
 
 
 # ----------------------------------------------------------------------------------- records and manifest
@@ -225,6 +230,10 @@ def test_each_format_loads_back_with_the_same_tasks(fmt, folder, built, tmp_path
         import datasets
 
         if fmt == "easyr1":
+            from jinja2 import Template  # what EasyR1 does with data.format_prompt
+
+            template = Template((out / "format_prompt.jinja").read_text().strip())
+            assert template.render(content="<image>Q? ") == "<image>Q? " + FORMAT_INSTRUCTION
             loaded = datasets.load_dataset("parquet", data_files={s: str(out / f"{s}.parquet") for s in ("train", "val")},
                                            cache_dir=str(tmp_path / "cache"))
         else:
