@@ -192,7 +192,8 @@ def _lenient_accuracy(extracted: str, answer: str, task: str | None, options: li
         return 0.0, f"{_show(extracted)} does not read as a {kind} answer: {why}"
     target = _read(answer, kind, options)[0] or answer.strip()
     accuracy = float(reading == target)
-    return accuracy, f"{_show(extracted)} reads {why} {_show(reading)} {'==' if accuracy else '!='} answer {_show(target)}"
+    verdict = "==" if accuracy else "!="
+    return accuracy, f"{_show(extracted)} reads {why} {_show(reading)} {verdict} answer {_show(target)}"
 
 
 def _kind_of(answer: str) -> str:
