@@ -31,6 +31,9 @@ ANSWER_FORMATS = {
     "flip": "Label-Direction, e.g. 3-0 (0 = flipped vertically, 1 = horizontally)",
     "depth": "Smallest-Middle-Largest, e.g. 2-1-3 (nearest region first)",
 }
+#: Ready-made (scene, task, seed) steps for a talk: one click each, every one a valid task.
+PRESETS = (("coffee", "shuffle", 11), ("motorcycle", "flip", 5), ("street", "crop", 3), ("room", "depth", 42),
+           ("tabletop", "position", 7))
 #: Colour names of the regions in the 3D view (geometry.REGION_COLOURS), for the legend.
 REGION_COLOUR_NAMES = {1: "red", 2: "blue", 3: "green"}
 

@@ -72,6 +72,10 @@ def build_demo(studio: Studio) -> gr.Blocks:
                             if owner == task:
                                 controls.append(control_component(task, control))
                     groups.append(group)
+                presets = gr.Examples([list(preset) for preset in handlers.PRESETS], [scene_name, task_name, seed],
+                                      label="Steps for a talk", examples_per_page=10, elem_id="presets",
+                                      example_labels=[f"{step}. {task} on {scene} (seed {seed})" for step, (
+                                          scene, task, seed) in enumerate(handlers.PRESETS, 1)])
                 link = gr.Textbox(label="Permalink (this query string rebuilds the task for anyone)",
                                   interactive=False, elem_id="permalink", buttons=["copy"])
 
@@ -146,9 +150,11 @@ def build_demo(studio: Studio) -> gr.Blocks:
         use_upload.click(partial(handlers.load_upload, studio),
                          [scene_state, rgb_file, depth_file, mask_file, depth_scale, estimate],
                          [scene_state, scene_info], api_visibility="undocumented").then(**render)
-        task_name.input(lambda task: [gr.Accordion(visible=task == name) for name in TASK_NAMES], task_name,
-                        groups, api_visibility="undocumented").then(**render)
+        task_name.input(show_controls, task_name, groups, api_visibility="undocumented").then(**render)
         new_task.click(handlers.new_seed, None, seed, api_visibility="undocumented").then(**render)
+        presets.load_input_event.then(partial(handlers.pick_shipped, studio), scene_name, [scene_state, scene_info],
+                                      api_visibility="undocumented").then(
+            show_controls, task_name, groups, api_visibility="undocumented").then(**render)
         seed.submit(**render)
         for component in controls:
             trigger = component.release if isinstance(component, gr.Slider) else component.input
@@ -179,11 +185,15 @@ def build_demo(studio: Studio) -> gr.Blocks:
 
         demo.load(open_permalink, None, [scene_state, scene_info, scene_name, task_name, seed, *controls],
                   api_visibility="undocumented").then(
-            lambda task: [gr.Accordion(visible=task == name) for name in TASK_NAMES], task_name, groups,
-            api_visibility="undocumented").then(**render)
+            show_controls, task_name, groups, api_visibility="undocumented").then(**render)
 
         api_endpoints(studio)
     return demo
+
+
+def show_controls(task: str) -> list:
+    """Only the chosen task's controls are shown."""
+    return [gr.Accordion(visible=task == name) for name in TASK_NAMES]
 
 
 def control_component(task: str, control) -> gr.Component:

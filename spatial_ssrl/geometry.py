@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .scene import NORMALISE_PERCENTILES, Scene
+from .tasks._common import scene_cached
 
 #: Horizontal field of view assumed when the scene's intrinsics are unknown.
 DEFAULT_HFOV_DEGREES = 60.0
@@ -105,9 +106,16 @@ def project(scene: Scene, xs: np.ndarray, ys: np.ndarray, intrinsics: Intrinsics
 
 
 def clipped_depth(scene: Scene) -> np.ndarray:
-    """Depth clipped to the 0.5 / 99.5 percentiles of valid pixels (the span that normalises it)."""
-    low, high = np.percentile(scene.depth[scene.valid], NORMALISE_PERCENTILES)
-    return np.clip(scene.depth, low, high)
+    """Depth clipped to the 0.5 / 99.5 percentiles of valid pixels (the span that normalises it); computed
+    once per scene."""
+
+    def compute():
+        low, high = np.percentile(scene.depth[scene.valid], NORMALISE_PERCENTILES)
+        clipped = np.clip(scene.depth, low, high)
+        clipped.setflags(write=False)
+        return clipped
+
+    return scene_cached(scene, ("clipped_depth",), compute)
 
 
 def point_view(scene: Scene, spec: dict | None = None, *, budget: int = POINT_BUDGET,

@@ -120,18 +120,22 @@ def test_every_task_with_its_views_reveal_and_a_scored_answer(page, app_url, sho
     page.screenshot(path=str(shots / "depth_scored.png"), full_page=True)
 
 
-def test_new_task_draws_a_seed_and_a_link_rebuilds_it(page, app_url, browser):
+def test_new_task_draws_a_seed_presets_step_and_a_link_rebuilds_it(page, app_url, browser):
     page.goto(app_url + "?scene=tabletop&task=flip&seed=0")
     expect(question(page)).to_contain_text("(flip, seed 0)")
     page.locator("#new-task").click()
     expect(question(page)).not_to_contain_text("(flip, seed 0)")
     seed = re.search(r"seed (\d+)", question(page).inner_text()).group(1)
     expect(page).to_have_url(re.compile(f"seed={seed}"))
+
+    page.locator("#presets").get_by_text("4. depth on room (seed 42)").click()
+    expect(question(page)).to_contain_text("(depth, seed 42)")
+    expect(page).to_have_url(re.compile("scene=room&task=depth&seed=42"))
     first = page.locator("#model-images img").first.get_attribute("src")
 
     other = browser.new_page()
     other.goto(page.url)
-    expect(other.locator("#question")).to_contain_text(f"(flip, seed {seed})")
+    expect(other.locator("#question")).to_contain_text("(depth, seed 42)")
     assert other.locator("#permalink textarea, #permalink input").first.input_value() == \
         page.locator("#permalink textarea, #permalink input").first.input_value()
     assert other.locator("#model-images img").first.get_attribute("src").split("/")[-2:] == first.split("/")[-2:]

@@ -215,3 +215,9 @@ def test_controls_cover_every_task_control(studio):
     assert handlers.controls_for("depth", values_with("depth", region_size=9))["region_size"] == 9
     seeds = {handlers.new_seed() for _ in range(20)}
     assert len(seeds) > 15 and all(0 <= seed < handlers.SEED_RANGE for seed in seeds)
+
+
+@pytest.mark.parametrize("preset", handlers.PRESETS)
+def test_talk_presets_are_valid_tasks(studio, preset):
+    scene, task, seed = preset
+    assert as_view(render(studio, scene, task, seed))["current"].task.ok
