@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from spatial_ssrl.assets import ASSETS_DIR, list_scenes  # noqa: E402
-from spatial_ssrl.dataset import PAPER_COUNT, _cpu_count, build  # noqa: E402
+from spatial_ssrl.dataset import PAPER_COUNT, build, default_workers  # noqa: E402
 from spatial_ssrl.folders import SceneSource  # noqa: E402
 
 TARGET_SECONDS = 600
@@ -41,7 +41,7 @@ def asset_sources(copies: int) -> list[SceneSource]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=2000, help="tasks to build (the paper mix, scaled)")
-    parser.add_argument("--workers", type=int, default=_cpu_count())
+    parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--tasks-per-scene", type=float, default=2.0)
     parser.add_argument("--format", default="easyr1")
     parser.add_argument("--image-format", default="jpeg")

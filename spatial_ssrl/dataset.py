@@ -347,7 +347,7 @@ def run_ray(specs: list[dict], shard_dir: Path, workers: int | None, on_done) ->
     if started_here:
         package_root = str(Path(__file__).resolve().parents[1])
         python_path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
-        local = {} if os.environ.get("RAY_ADDRESS") else {"num_cpus": workers or _cpu_count()}
+        local = {} if os.environ.get("RAY_ADDRESS") else {"num_cpus": workers or default_workers()}
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False,
                  runtime_env={"env_vars": {"PYTHONPATH": python_path}}, **local)
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # our progress bar reports; Ray's would interleave
@@ -414,7 +414,7 @@ def build(sources: list[SceneSource], out: str | os.PathLike, *, count: int, mix
             if todo and engine == "ray":
                 run_ray(todo, shard_dir, workers, on_done)
             elif todo:
-                run_local(todo, shard_dir, workers or _cpu_count(), on_done)
+                run_local(todo, shard_dir, workers or default_workers(), on_done)
             failed = stats.add_round(database, shard_dir, [spec["id"] for spec in specs])
             pending = _retries(plan, failed, stats.unreadable_positions, stats)
             if not pending:
@@ -429,7 +429,7 @@ def build(sources: list[SceneSource], out: str | os.PathLike, *, count: int, mix
     generate_seconds = time.perf_counter() - wall_start
     files = _export(database, plan, out, work, fmt)
     wall = time.perf_counter() - wall_start
-    manifest = stats.manifest(config={**config, "format": fmt, "engine": engine, "workers": workers or _cpu_count()},
+    manifest = stats.manifest(config={**config, "format": fmt, "engine": engine, "workers": workers or default_workers()},
                               files=files, fingerprint=fingerprint, notes=notes or {},
                               timing={"wall_seconds": round(wall, 3), "generate_seconds": round(generate_seconds, 3),
                                       "export_seconds": round(wall - generate_seconds, 3),
@@ -455,7 +455,8 @@ def _retries(plan: Plan, failed: list[dict], unreadable: set[int], stats: "Build
     return retries
 
 
-def _cpu_count() -> int:
+def default_workers() -> int:
+    """The cores this process may use (all of them: the default of --workers)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:
