@@ -188,7 +188,8 @@ def build_demo(studio: Studio) -> gr.Blocks:
             show_controls, task_name, groups, api_visibility="undocumented").then(**render)
 
         api_endpoints(studio)
-    return demo
+    # Quick per-visitor events (reveal, scoring, scene switches) run side by side, never one visitor at a time.
+    return demo.queue(default_concurrency_limit=studio.task_concurrency)
 
 
 def show_controls(task: str) -> list:
