@@ -330,9 +330,16 @@ def run_local(specs: list[dict], shard_dir: Path, workers: int, on_done) -> None
 
     # fork where the platform allows: no re-import of the caller's __main__ (scripts need no main guard)
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    with context.Pool(min(workers, len(jobs))) as pool:
+    with context.Pool(min(workers, len(jobs)), initializer=_ignore_interrupts) as pool:
         for shard_id, attempts in pool.imap_unordered(_shard_to_disk, jobs, chunksize=1):
             on_done(shard_id, attempts)
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the parent, which stops the pool and says how to resume (no traceback per worker)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_ray(specs: list[dict], shard_dir: Path, workers: int | None, on_done) -> None:
@@ -410,7 +417,7 @@ def build(sources: list[SceneSource], out: str | os.PathLike, *, count: int, mix
             counter["resumed"] += resumed
             if round_number:
                 bar.total += len(pending)
-            bar.update(resumed)
+            _skip(bar, resumed)
             if todo and engine == "ray":
                 run_ray(todo, shard_dir, workers, on_done)
             elif todo:
@@ -511,6 +518,14 @@ def _progress(total: int, enabled: bool):
         monitor_interval = 0
 
     return Bar(total=total, unit="task", desc="build", disable=not enabled, dynamic_ncols=True, smoothing=0.05)
+
+
+def _skip(bar, count: int) -> None:
+    """Count resumed attempts as done without letting them inflate the rate and the ETA."""
+    bar.initial += count
+    bar.n += count
+    bar.last_print_n += count
+    bar.refresh()
 
 
 def _open_index(path: Path) -> sqlite3.Connection:

@@ -57,10 +57,13 @@ def run(args) -> int:
     print(f"{len(sources)} images, {sum(source.has_depth for source in sources)} with depth"
           + (f"; {len(unpaired)} depth files paired with no image (see manifest.json)" if unpaired else ""),
           file=sys.stderr)
-    manifest = build(sources, args.out, count=args.count, mix=args.mix, seed=args.seed, fmt=args.fmt,
-                     val_fraction=args.val_fraction, workers=args.workers, engine=args.engine,
-                     image_format=args.image_format, overwrite=args.overwrite, progress=not args.quiet,
-                     notes={"unpaired_depth": unpaired})
+    try:
+        manifest = build(sources, args.out, count=args.count, mix=args.mix, seed=args.seed, fmt=args.fmt,
+                         val_fraction=args.val_fraction, workers=args.workers, engine=args.engine,
+                         image_format=args.image_format, overwrite=args.overwrite, progress=not args.quiet,
+                         notes={"unpaired_depth": unpaired})
+    except KeyboardInterrupt:  # build() has said how to resume; no traceback
+        return 130
     produced, timing = manifest["produced"], manifest["timing"]
     print(f"{args.out}: {produced['total']} tasks ({', '.join(f'{t} {n}' for t, n in produced['by_task'].items())}) "
           f"in {timing['wall_seconds']:.1f} s, {timing['tasks_per_second']} tasks/s; manifest.json lists the "
