@@ -522,6 +522,8 @@ def _progress(total: int, enabled: bool):
 
 def _skip(bar, count: int) -> None:
     """Count resumed attempts as done without letting them inflate the rate and the ETA."""
+    if bar.disable:
+        return
     bar.initial += count
     bar.n += count
     bar.last_print_n += count
