@@ -64,7 +64,7 @@ def test_two_workers_and_another_listing_order_give_identical_bytes(fmt, referen
     assert len(reference["jsonl"]) > 40  # records and every image file
 
 
-def test_an_interrupted_build_resumes_to_the_same_bytes(folder, reference, tmp_path, monkeypatch):
+def test_an_interrupted_build_resumes_to_the_same_bytes(folder, reference, tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
     calls = []
     real = dataset._shard_to_disk
@@ -88,10 +88,13 @@ def test_an_interrupted_build_resumes_to_the_same_bytes(folder, reference, tmp_p
     with pytest.raises(ValueError, match="unfinished build of other inputs"):
         build(discover_scenes(folder), out, count=COUNT, seed=SEED + 1, fmt="jsonl", workers=1, progress=False)
 
+    assert "rerun the same command" in capsys.readouterr().err
     monkeypatch.setattr(dataset, "_shard_to_disk", real)
     manifest = build(discover_scenes(folder), out, count=COUNT, seed=SEED, fmt="jsonl", val_fraction=0.25,
-                     workers=1, progress=False)
+                     workers=1, progress=True)
     assert output_bytes(out) == reference["jsonl"]
+    bar = capsys.readouterr().err.split("\r")[-1]  # the progress bar's last state: count, rate and ETA
+    assert f"{COUNT}/{COUNT} [" in bar and "task/s]" in bar
     assert manifest["timing"]["attempts_resumed"] == finished > 0
     assert manifest["timing"]["attempts_run"] == COUNT - finished
     assert json.loads((out / "manifest.json").read_text())["produced"]["total"] == COUNT
