@@ -11,7 +11,8 @@ import argparse
 import ctypes
 import os
 
-from demo import Studio, build_demo, launch_options
+from demo import Studio, build_demo, handlers, launch_options
+from spatial_ssrl.models.zerogpu import on_zero_gpu
 from spatial_ssrl.geometry import POINT_BUDGET
 
 
@@ -31,7 +32,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def limit_malloc_arenas(arenas: int = 2) -> None:
     """Cap glibc's malloc arenas (as MALLOC_ARENA_MAX does): each request thread would otherwise get an arena
     that keeps freed image buffers, and memory creeps up under load (measured with benchmarks/app.py, 16
-    clients: +9% in 60 s uncapped, flat within 2% over 120 s capped). A no-op where libc is not glibc."""
+    clients: +9% in 60 s uncapped; capped, it levels off within a few percent). A no-op without glibc."""
     try:
         ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # -8: M_ARENA_MAX
     except (OSError, AttributeError):
@@ -43,6 +44,9 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     studio = Studio.from_environment(args.model, args.depth_model, point_budget=args.point_budget)
     print(studio.status().banner().replace("**", ""), flush=True)
+    if on_zero_gpu():  # ZeroGPU wants weights moved to its GPU at start-up, outside the GPU-decorated calls
+        _, problem = handlers.load_vlm(studio)
+        print(problem or "model loaded", flush=True)
     build_demo(studio).launch(server_name=args.host, server_port=args.port, **launch_options())
 
 
