@@ -93,17 +93,25 @@ def closest_pair(patches: list[np.ndarray]) -> tuple[float, int, int]:
 
 # ------------------------------------------------------------------------------------- region search
 
-def region_statistics(normalized_depth: np.ndarray, size: int) -> dict[str, np.ndarray]:
-    """For every size x size window (indexed by its centre pixel): min, max and median-free mean of valid
-    normalised depth, and the fraction of valid pixels. Vectorised sliding-window filters, no Python loops."""
+def region_statistics(normalized_depth: np.ndarray, size: int, xs: np.ndarray, ys: np.ndarray) -> dict[str, np.ndarray]:
+    """For the size x size windows centred on the grid xs x ys: min, max and mean of the valid normalised
+    depth, and the fraction of valid pixels, as (len(ys), len(xs)) arrays.
+
+    Separable sliding-window filters (O(1) per pixel whatever the window): filter along x, keep only the
+    grid's columns, then filter along y and keep its rows, so a sparse grid costs little more than one pass.
+    """
     valid = np.isfinite(normalized_depth)
-    low = np.where(valid, normalized_depth, np.inf).astype(np.float32)
-    high = np.where(valid, normalized_depth, -np.inf).astype(np.float32)
-    filled = np.where(valid, normalized_depth, 0).astype(np.float32)
-    window_min = ndimage.minimum_filter(low, size=size, mode="constant", cval=np.inf)
-    window_max = ndimage.maximum_filter(high, size=size, mode="constant", cval=-np.inf)
-    valid_fraction = ndimage.uniform_filter(valid.astype(np.float32), size=size, mode="constant", cval=0)
-    window_sum = ndimage.uniform_filter(filled, size=size, mode="constant", cval=0)
+
+    def windowed(values: np.ndarray, filter1d, cval: float) -> np.ndarray:
+        along_x = filter1d(values, size, axis=1, mode="constant", cval=cval)[:, xs]
+        return filter1d(along_x, size, axis=0, mode="constant", cval=cval)[ys]
+
+    window_min = windowed(np.where(valid, normalized_depth, np.inf).astype(np.float32),
+                          ndimage.minimum_filter1d, np.inf)
+    window_max = windowed(np.where(valid, normalized_depth, -np.inf).astype(np.float32),
+                          ndimage.maximum_filter1d, -np.inf)
+    valid_fraction = windowed(valid.astype(np.float32), ndimage.uniform_filter1d, 0.0)
+    window_sum = windowed(np.where(valid, normalized_depth, 0).astype(np.float32), ndimage.uniform_filter1d, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         window_mean = window_sum / valid_fraction
     return {"min": window_min, "max": window_max, "mean": window_mean, "valid_fraction": valid_fraction}
@@ -115,22 +123,21 @@ def region_candidates(scene: Scene, size: int, max_range: float, min_valid_fract
     inside the image minus `border_fraction` on each side, on a `stride` grid. Cached per scene."""
 
     def compute():
-        stats = region_statistics(scene.normalized_depth, size)
         half = size // 2
         height, width = scene.height, scene.width
         x_lo = max(half, int(np.ceil(border_fraction * width)))
         y_lo = max(half, int(np.ceil(border_fraction * height)))
         x_hi = min(width - 1 - half, int(np.floor((1 - border_fraction) * width)) - 1)
         y_hi = min(height - 1 - half, int(np.floor((1 - border_fraction) * height)) - 1)
-        ys, xs = np.mgrid[y_lo:y_hi + 1:stride, x_lo:x_hi + 1:stride]
-        ys, xs = ys.ravel(), xs.ravel()
-        spread = stats["max"][ys, xs] - stats["min"][ys, xs]
+        grid_x, grid_y = np.arange(x_lo, x_hi + 1, stride), np.arange(y_lo, y_hi + 1, stride)
+        stats = region_statistics(scene.normalized_depth, size, grid_x, grid_y)
+        spread = stats["max"] - stats["min"]
         flat = spread < max_range if strict else spread <= max_range
-        keep = flat & (stats["valid_fraction"][ys, xs] >= min_valid_fraction - 1e-6)
+        keep = flat & (stats["valid_fraction"] >= min_valid_fraction - 1e-6)
+        rows, cols = np.nonzero(keep)
         return {
-            "x": xs[keep], "y": ys[keep],
-            "min": stats["min"][ys[keep], xs[keep]], "max": stats["max"][ys[keep], xs[keep]],
-            "mean": stats["mean"][ys[keep], xs[keep]],
+            "x": grid_x[cols], "y": grid_y[rows],
+            "min": stats["min"][keep], "max": stats["max"][keep], "mean": stats["mean"][keep],
         }
 
     key = ("regions", size, max_range, min_valid_fraction, border_fraction, stride, strict)
