@@ -23,6 +23,7 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 60_000
+expect.set_options(timeout=TIMEOUT_MS)  # assertions wait as long as actions: the machine may be busy
 
 
 @pytest.fixture(scope="module")
