@@ -7,6 +7,7 @@ Every failure a visitor can cause (bad upload, bad control, missing model) becom
 
 from __future__ import annotations
 
+import html
 import json
 import random
 from dataclasses import dataclass
@@ -200,7 +201,7 @@ def point_view_of(studio: Studio, current: Current | None) -> str | None:
 
 def question_markdown(task: Task) -> str:
     """The question as the model reads it (the format instruction is added when the model runs)."""
-    text = task.question
+    text = literal(task.question)
     if task.options:
         text += "\n\n" + "  \n".join(f"**{letter}.** {option}" for letter, option in zip("ABCD", task.options))
     legend = ""
@@ -355,15 +356,20 @@ def api_task(studio: Studio, scene_name: str, task_name: str, seed, controls_jso
 
 # ------------------------------------------------------------------------------------------- model
 
+def literal(text: str) -> str:
+    """Text shown as written in Markdown: `<image1>` and tags in model output are not HTML to drop."""
+    return html.escape(text, quote=False)
+
+
 def chat_messages(question: str, parts, done: bool) -> list[dict]:
     """The chat view: the question, a collapsible thinking block, then the final answer."""
-    messages = [{"role": "user", "content": question}]
+    messages = [{"role": "user", "content": literal(question)}]
     if parts.thinking or not done:
-        messages.append({"role": "assistant", "content": parts.thinking or "…",
+        messages.append({"role": "assistant", "content": literal(parts.thinking) or "…",
                          "metadata": {"title": "Thinking", "status": "done" if done or parts.thinking_closed
                                       else "pending"}})
     if parts.answer or done:
-        messages.append({"role": "assistant", "content": parts.answer or "(no answer after the thinking)"})
+        messages.append({"role": "assistant", "content": literal(parts.answer) or "(no answer after the thinking)"})
     return messages
 
 

@@ -78,6 +78,8 @@ def test_every_task_with_its_views_reveal_and_a_scored_answer(page, app_url, sho
     for task in TASK_NAMES:
         pick_task(page, task, 3)
         expect(page.locator("#model-images img")).to_have_count(5 if task == "crop" else 1)
+        if task == "crop":
+            expect(question(page)).to_contain_text("<image2><image3><image4><image5>")
         assert "task=" + task in page.url, "the address bar follows the permalink"
         page.screenshot(path=str(shots / f"task_{task}.png"), full_page=True)
         page.get_by_role("tab", name="Explained").click()

@@ -60,7 +60,7 @@ def test_render_gives_every_view_and_lossless_model_images(studio, task):
     for key in ("overlay", "depth", "points"):
         assert Path(view[key]).is_file(), key
     assert Path(view["points"]).suffix == ".glb"
-    assert task in view["question"] and expected.question[:40] in view["question"]
+    assert task in view["question"] and handlers.literal(expected.question) in view["question"]
     multiple_choice = task in ("crop", "position")
     assert view["choice"].visible is multiple_choice and view["text"].visible is not multiple_choice
     assert view["revealed"] == "" and view["spec"].visible is False, "the answer starts hidden"

@@ -42,7 +42,7 @@ def test_run_model_streams_then_scores(studio, current):
     assert len(updates) >= 2, "at least the opening and the scored update"
     assert updates[0][1] == "*generating…*"
     chat, reward = updates[-1]
-    assert chat[0]["role"] == "user" and "<image1>" in chat[0]["content"]
+    assert chat[0]["role"] == "user" and "&lt;image1&gt;" in chat[0]["content"], "shown, not eaten as HTML"
     assert chat[0]["content"].endswith("\\boxed{}."), "the training format instruction is appended"
     assert chat[-1]["role"] == "assistant"
     assert "| format | accuracy | overall | extracted | mode |" in reward and "strict" in reward
