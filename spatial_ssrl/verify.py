@@ -55,6 +55,8 @@ def score(response: str, answer: str, *, mode: str = "strict", task: str | None 
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if task is not None and task not in TASK_KINDS:
         raise ValueError(f"task must be one of {tuple(TASK_KINDS)} or None, got {task!r}")
+    if mode == "lenient" and not isinstance(answer, str):  # strict keeps the reference's "never equal"
+        raise ValueError(f"lenient mode needs the ground-truth answer as a string, got {type(answer).__name__}")
     format_score, format_reason = check_format(response)
     extracted, where = _extract(response)
     if extracted is None:

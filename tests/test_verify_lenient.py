@@ -169,3 +169,14 @@ def test_lenient_never_raises_and_always_explains(response, answer, task, option
     result = score(response, answer, mode="lenient", task=task, options=options)
     assert result.accuracy in (0.0, 1.0) and result.format in (0.0, 1.0)
     assert result.reason.startswith(f"format {result.format:g}") and f"accuracy {result.accuracy:g}" in result.reason
+
+
+def test_lenient_refuses_a_non_string_ground_truth_with_a_clear_error():
+    import pytest
+
+    from spatial_ssrl.verify import score
+
+    for answer in (None, 3, ["A"]):
+        with pytest.raises(ValueError, match="answer as a string"):
+            score("<think>x</think> \\boxed{A}", answer, mode="lenient")
+        assert score("<think>x</think> \\boxed{A}", answer).accuracy == 0.0  # strict: the reference's behaviour
