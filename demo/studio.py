@@ -8,7 +8,6 @@ Studio object that `build_demo` receives, not by module globals.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import tempfile
@@ -32,41 +31,46 @@ PNG_LEVEL = 1
 
 @dataclass
 class ModelStatus:
-    """What the model features can do on this machine, and the sentence that says why not."""
+    """What the model features can do on this machine, and the sentence that says why not.
 
-    model: str
-    depth_model: str
+    `model` and `depth` are `spatial_ssrl.models.runner.model_status` reports: the loader's own rule for
+    whether a model will load, so the banner never disagrees with what *Run model* then does."""
+
+    model: dict
+    depth: dict
     gpu: bool
-    model_local: bool
-    depth_local: bool
-    torch: bool
     notes: list[str] = field(default_factory=list)
 
     def banner(self) -> str:
         """Markdown for the top of the page: what is unavailable and how to enable it."""
+        from spatial_ssrl.models.depth_estimation import DEPTH_MODEL_ENV
         from spatial_ssrl.models.runner import MODEL_ENV
 
-        from spatial_ssrl.models.depth_estimation import DEPTH_MODEL_ENV
-
+        model, depth = self.model, self.depth
         lines = []
-        if not self.torch:
+        if not model["installed"]:
             lines.append("**Model features are off**: PyTorch and transformers are not installed "
                          "(`pip install -r requirements.txt`). Tasks, views and scoring work.")
         else:
             where = "GPU" if self.gpu else "CPU (no GPU found: a 3B model answers in minutes, not seconds)"
-            if self.model_local:
-                lines.append(f"**Model**: `{self.model}`, loads on first use, runs on the {where}.")
+            enable = (f"To enable it, point the app at a local copy: `python app.py --model DIR` or "
+                      f"`{MODEL_ENV}=DIR` (a folder written by `save_pretrained`, e.g. from "
+                      "`hf download internlm/Spatial-SSRL-3B --local-dir DIR`).")
+            if model["ready"]:
+                lines.append(f"**Model**: `{model['model']}`, loads on first use, runs on the {where}.")
+            elif model["will_download"]:
+                lines.append(f"**Model not on disk yet**: `{model['model']}`: {model['reason']} (several GB). "
+                             f"{enable} Runs on the {where}.")
             else:
-                lines.append(f"**Model unavailable here**: `{self.model}` is neither a local folder nor in the "
-                             f"Hugging Face cache; *Run model* will try to download it "
-                             "and say why it cannot. To enable it, point the app at a local copy: "
-                             f"`python app.py --model DIR` or `{MODEL_ENV}=DIR` (a folder written by "
-                             "`save_pretrained`, e.g. from `hf download internlm/Spatial-SSRL-3B --local-dir DIR`). "
-                             f"Runs on the {where}.")
-            if not self.depth_local:
-                lines.append(f"**Depth estimation unavailable here**: `{self.depth_model}` is not on disk, so "
-                             "uploads without a depth file get no depth tasks. Enable it with "
-                             f"`python app.py --depth-model DIR` or `{DEPTH_MODEL_ENV}=DIR`.")
+                lines.append(f"**Model unavailable here**: `{model['model']}`: {model['reason']}. "
+                             f"{enable} Runs on the {where}.")
+            point = f"`python app.py --depth-model DIR` or `{DEPTH_MODEL_ENV}=DIR`"
+            if depth["will_download"]:
+                lines.append(f"**Depth model not on disk yet**: `{depth['model']}`: {depth['reason']} (when an "
+                             f"upload asks for estimated depth). To use a local copy: {point}.")
+            elif not depth["ready"]:
+                lines.append(f"**Depth estimation unavailable here**: `{depth['model']}`: {depth['reason']}, so "
+                             f"uploads without a depth file get no depth tasks. Enable it with {point}.")
         lines += self.notes
         return "\n\n".join(lines)
 
@@ -101,14 +105,15 @@ class Studio:
 
     def status(self) -> ModelStatus:
         """Probe, without loading anything, whether the models can load and whether there is a GPU."""
-        has_torch = all(importlib.util.find_spec(name) is not None for name in ("torch", "transformers"))
+        from spatial_ssrl.models.runner import model_status
+
+        model, depth = model_status(self.model), model_status(self.depth_model)
         gpu = False
-        if has_torch:
+        if model["installed"]:
             import torch
 
             gpu = torch.cuda.is_available()
-        return ModelStatus(self.model, self.depth_model, gpu, on_disk(self.model), on_disk(self.depth_model),
-                           has_torch)
+        return ModelStatus(model, depth, gpu)
 
     # ------------------------------------------------------------------------------------- scenes
 
@@ -160,11 +165,3 @@ def write_png(image: Image.Image, path: Path) -> Path:
         partial.replace(path)
     return path
 
-
-def on_disk(model: str) -> bool:
-    """True when `model` is a local folder or a hub id with a copy in the Hugging Face cache."""
-    from spatial_ssrl.models.runner import hub_cache_dir
-
-    if Path(model).expanduser().is_dir():
-        return True
-    return (hub_cache_dir() / ("models--" + model.replace("/", "--")) / "snapshots").is_dir()

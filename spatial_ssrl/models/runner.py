@@ -98,6 +98,70 @@ def looks_like_path(model_id: str) -> bool:
             or model_id.count("/") > 1 or model_id in (".", ".."))
 
 
+#: The file every `save_pretrained` folder and hub snapshot of a model holds.
+CONFIG_FILE = "config.json"
+
+
+def model_status(model: str | None = None, *, env: str = MODEL_ENV, default: str = DEFAULT_MODEL) -> dict:
+    """Whether `model` will load, found without loading it or touching the network, by `from_pretrained`'s
+    rules: an existing folder is used as is (ready when it holds a config.json), a name that can only be a
+    path and is not a folder cannot load, anything else is a hub id, ready when the Hugging Face cache has a
+    snapshot of it (resolved as the loader resolves it), else downloaded on first use unless offline.
+
+    Returns {"model", "source" ("folder" or "hub"), "path" (the folder or cache entry looked at),
+    "installed" (torch and transformers importable), "on_disk", "will_download", "ready" (on disk and
+    installed: loads without network), "reason" (why not ready; "" when ready)}. So apps and CLIs share
+    one rule with the loader instead of guessing at the cache layout themselves.
+    """
+    model_id = resolve_model(model, env=env, default=default)
+    folder = Path(model_id).expanduser()
+    will_download = False
+    if folder.is_dir():
+        source, path, on_disk = "folder", folder.resolve(), (folder / CONFIG_FILE).is_file()
+        reason = "" if on_disk else f"the folder {path} has no {CONFIG_FILE}: it was not written by save_pretrained"
+    elif looks_like_path(model_id):
+        source, path, on_disk = "folder", folder.resolve(), False
+        reason = f"there is no folder {path}"
+    else:
+        source, path = "hub", hub_cache_dir() / ("models--" + model_id.replace("/", "--"))
+        on_disk = _hub_cached(model_id)
+        will_download = not on_disk and not hub_offline()
+        reason = "" if on_disk else (f"it is not in the Hugging Face cache at {path}"
+                                     + (": it will be downloaded on first use" if will_download
+                                        else ", and HF_HUB_OFFLINE forbids downloading it"))
+    installed = all(importlib.util.find_spec(name) is not None for name in ("torch", "transformers"))
+    if on_disk and not installed:
+        reason = "PyTorch and transformers are not installed"
+    return {"model": model_id, "source": source, "path": str(path), "installed": installed, "on_disk": on_disk,
+            "will_download": will_download, "ready": on_disk and installed, "reason": reason}
+
+
+def _hub_cached(model_id: str) -> bool:
+    """True when the cache holds the config of the revision the loader would use (the `main` ref)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # no hub client: nothing can load from the hub either
+        return False
+    found = try_to_load_from_cache(model_id, CONFIG_FILE, cache_dir=str(hub_cache_dir()))
+    return isinstance(found, str)
+
+
+def spare_a_core() -> int:
+    """On the CPU, let torch use all cores but one (never more than it already uses) and return the count.
+
+    Generation on the CPU otherwise takes every core, and in the app other visitors' task generation (numpy,
+    Pillow) stalls for minutes behind it. Called when a model is loaded on the CPU; torch's thread count is
+    per process, so this covers every model loaded afterwards too. Set OMP_NUM_THREADS lower to use fewer.
+    """
+    import torch
+
+    from ..dataset import default_workers  # the cores this process may use
+
+    threads = max(1, min(torch.get_num_threads(), default_workers() - 1))
+    torch.set_num_threads(threads)
+    return threads
+
+
 def from_pretrained(auto_class, model_id: str, *, env: str = MODEL_ENV, flag: str = "--model", **kwargs):
     """`auto_class.from_pretrained` for a local folder or a hub id; 'cannot find it' becomes ModelUnavailable."""
     folder = Path(model_id).expanduser()
@@ -145,10 +209,14 @@ _LOADING = threading.Lock()
 
 
 def cached(kind: str, model_id: str, device: str, build):
-    """The loaded object for (kind, model, device), built by `build()` once (one load at a time)."""
+    """The loaded object for (kind, model, device), built by `build()` once (one load at a time).
+
+    A load on the CPU first leaves one core free for the rest of the process (`spare_a_core`)."""
     with _LOADING:
         key = (kind, model_id, device)
         if key not in _LOADED:
+            if device == "cpu":
+                spare_a_core()
             _LOADED[key] = build()
         return _LOADED[key]
 
