@@ -17,7 +17,9 @@ from urllib.parse import urlencode
 import gradio as gr
 
 from spatial_ssrl import explain, geometry
+from spatial_ssrl.audit import task_audit
 from spatial_ssrl.loaders import load_scene
+from spatial_ssrl.quality import soundness
 from spatial_ssrl.scene import Scene, SceneError
 from spatial_ssrl.tasks import FORMAT_INSTRUCTION, TASK_NAMES, ControlError, Task, generate, task_controls
 
@@ -124,7 +126,8 @@ def describe_scene(studio: Studio, scene: Scene) -> str:
 def render_task(studio: Studio, scene: Scene | None, task_name: str, seed, *values) -> tuple:
     """Generate the task and every view of it. Returns, in order: task state, model-facing images (with
     captions), question, status, overlay, depth map, 3D view, option radio, answer box, then cleared
-    revealed answer, spec, the permalink, and cleared chat, reward, group table, group summary, own score."""
+    revealed answer, spec, the permalink, and cleared chat, reward, group table, group summary, own score,
+    then the soundness panel hidden with its soundness and baseline texts cleared (they tell the answer)."""
     if scene is None:
         return task_view(None, status="⚠ Choose a shipped scene or upload one first.")
     seed = int(seed or 0)
@@ -153,7 +156,7 @@ def task_view(current: Current | None, *, images=(), question="", status="", ove
     choice = choice if choice is not None else gr.Radio(visible=False)
     text = text if text is not None else gr.Textbox(visible=False)
     return (current, list(images), question, status, overlay, depth, points, choice, text,
-            "", gr.JSON(value=None, visible=False), link, [], "", [], "", "")
+            "", gr.JSON(value=None, visible=False), link, [], "", [], "", "", gr.Accordion(visible=False), "", "")
 
 
 def model_images(task: Task, folder: Path) -> list[tuple[str, str]]:
@@ -279,13 +282,110 @@ def default_scene(studio: Studio) -> str:
 # ----------------------------------------------------------------------------------- reveal, scoring
 
 def reveal(studio: Studio, current: Current | None) -> tuple:
-    """(overlay with the reasons, answer and explanation, spec) for the current task."""
+    """(overlay with the reasons, answer and explanation, spec, soundness panel, soundness text, cleared
+    baselines) for the current task. The soundness panel names the answer, so it opens only here."""
     if current is None:
-        return None, "Generate a task first.", gr.JSON(visible=False)
+        return None, "Generate a task first.", gr.JSON(visible=False), gr.Accordion(visible=False), "", ""
     task = current.task
     folder = studio.task_dir(current.scene, task.task, task.seed, task.controls)
     text = f"### Answer: `{task.answer}`\n\n{explain.explain_answer(task)}"
-    return overlay_file(current, folder, reveal=True), text, gr.JSON(value=task.spec, visible=True)
+    return (overlay_file(current, folder, reveal=True), text, gr.JSON(value=task.spec, visible=True),
+            gr.Accordion(visible=True), soundness_markdown(soundness(current.scene, task)), "")
+
+
+#: How a check's rule reads in the soundness table.
+RULE_WORDS = {">=": "≥", ">": ">", "<": "<", "<=": "≤"}
+
+
+def soundness_markdown(report: dict) -> str:
+    """A `quality.soundness` report for people: is the answer fixed by the picture, every check with its
+    value and limit, and the numbers behind them (for crop, each option's distance from the answer)."""
+    lines = ["### Is the answer fixed by the picture?"]
+    if report["ambiguous"]:
+        lines.append("⚠ **No: this task is ambiguous.** A check failed, so the picture does not settle the answer:")
+        lines += [f"- {cell(reason)}" for reason in report["reasons"]]
+    else:
+        lines.append("✔ **Yes.** Every check passes: one answer, and only one, fits what the model sees.")
+    lines += ["", "| check | value | limit | pass | a failure would mean |", "| --- | --- | --- | --- | --- |"]
+    for item in report["checks"]:
+        meaning = item["reason"].partition(": ")[2] or item["reason"]  # "<name> = v, needs r l: <meaning>"
+        lines.append(f"| {cell(item['name'])} | {item['value']:.3g} | {cell(RULE_WORDS[item['rule']])} "
+                     f"{item['limit']:g} | {'✔' if item['ok'] else '✘'} | {cell(meaning)} |")
+    lines += ["", *DETAILS[report["task"]](report["details"])]
+    if report["task"] in PICTURE_TASKS:
+        lines += ["", f"*Distance* between pictures: {cell(report['distance'])}."]
+    return "\n".join(lines)
+
+
+def _crop_details(details: dict) -> list[str]:
+    lines = ["#### How far is each option from the answer?",
+             "| option | what it is | distance to the answer | distance to the true missing part |",
+             "| --- | --- | --- | --- |"]
+    for letter, kind in details["option_kinds"].items():
+        lines.append(f"| {letter} | `{kind}` | {details['distance_to_answer'][letter]:.3g} "
+                     f"| {details['distance_to_true_crop'][letter]:.3g} |")
+    return lines
+
+
+def _depth_details(details: dict) -> list[str]:
+    lines = ["#### Depth inside each region (0 = nearest in the scene, 1 = farthest)",
+             "| region | min | mean | max |", "| --- | --- | --- | --- |"]
+    for label in details["answer_order"]:
+        stats = details["regions"][str(label)]
+        lines.append(f"| {label} | {stats['min']:.3g} | {stats['mean']:.3g} | {stats['max']:.3g} |")
+    return lines
+
+
+def _position_details(details: dict) -> list[str]:
+    thresholds, dx, dz = details["thresholds"], details["dx_px"], details["dz"]
+    return [f"In the image, the target's region is {abs(dx):.0f} px {'right' if dx > 0 else 'left'} of the "
+            f"camera's (threshold {thresholds['lateral_px']:g} px) and {abs(dz):.3f} "
+            f"{'farther from' if dz > 0 else 'nearer to'} the photographer in normalised depth (threshold "
+            f"{thresholds['depth']:g}); in the camera's own frame that is **{cell(details['answer_text'])}**."]
+
+
+def _shuffle_details(details: dict) -> list[str]:
+    pairs = ", ".join(f"{pair}: {distance:.3g}" for pair, distance in details["pair_distances"].items())
+    return [f"Distance between every pair of patches (original positions): {cell(pairs)}."]
+
+
+#: Tasks whose checks compare pictures (the others compare depths and pixel offsets).
+PICTURE_TASKS = ("shuffle", "flip", "crop")
+DETAILS = {"shuffle": _shuffle_details, "flip": lambda details: [], "crop": _crop_details,
+           "depth": _depth_details, "position": _position_details}
+
+
+def run_baselines(current: Current | None, mode: str) -> str:
+    """Every shortcut answerer that applies, run on the current task and scored by the verifier."""
+    if current is None:
+        return "Generate a task first."
+    return baselines_markdown(task_audit(current.scene, current.task, mode=mode))
+
+
+def baselines_markdown(audit: dict) -> str:
+    """The baselines of a `task_audit` as a table, against the chance level, in words a class can follow."""
+    chance = audit["chance"]
+    rows = audit["baselines"]
+    right = sum(row["accuracy"] == 1 for row in rows)
+    mode = rows[0]["mode"] if rows else "strict"
+    lines = ["### Can a shortcut guess the answer?",
+             "Each answerer below looks at one simple cue and does no spatial reasoning; the verifier scores it "
+             f"like the model ({mode} mode). Guessing at random is right **{chance:.1%}** of the time "
+             f"(1 in {round(1 / chance)}). On this task **{right} of {len(rows)}** shortcuts got it right.",
+             "", "| answerer | how it guesses | its response | read as | right | reward |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for row in rows:
+        lines.append(f"| `{row['name']}` | {cell(row['description'])} | {cell(row['response'])} "
+                     f"| `{cell(str(row['extracted']))}` | {'✔' if row['accuracy'] == 1 else '✘'} "
+                     f"| {row['overall']:g} |")
+    lines += ["", "One task proves little: `spatial-ssrl audit` measures how often each shortcut wins over "
+                  "hundreds of tasks (docs/audit.md)."]
+    return "\n".join(lines)
+
+
+def cell(text: str) -> str:
+    """Text shown as written in Markdown, for a table cell too: one line, `|` no column break, `~` no strike."""
+    return literal(" ".join(text.split())).replace("|", "\\|").replace("~", "\\~")
 
 
 def human_response(answer: str) -> str:
@@ -319,13 +419,33 @@ def reward_markdown(result) -> str:
         "", f"{result.reason}" if getattr(result, "reason", "") else ""]).rstrip()
 
 
-def api_score(response: str, answer: str, mode: str = "strict") -> dict:
-    """The verifier's result for one response against the reference answer ("strict" or "lenient")."""
+def api_score(response: str, answer: str, mode: str = "strict", task: str = "", options: str = "") -> dict:
+    """The verifier's result for one response against the reference answer ("strict" or "lenient").
+
+    Optional: the task type and its options as a JSON list of strings (a task record's "task" and
+    "options"), so lenient mode reads option texts too, e.g. \\boxed{A. Left} or \\boxed{Left}."""
     from spatial_ssrl.verify import score
 
-    if mode not in ("strict", "lenient"):
-        raise gr.Error(f"mode must be 'strict' or 'lenient', got {mode!r}")
-    return score(response, answer, mode=mode).to_dict()
+    try:
+        return score(response, answer, mode=mode, task=task or None, options=parse_options(options)).to_dict()
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+
+
+def parse_options(options) -> list[str] | None:
+    """Options from the API: a JSON list of strings (or such a list itself); empty or null for none."""
+    if isinstance(options, str):
+        if not options.strip():
+            return None
+        try:
+            options = json.loads(options)
+        except json.JSONDecodeError as error:
+            raise gr.Error(f'options must be a JSON list of strings, e.g. ["Left", "Right"]: {error}') from None
+    if options is None:
+        return None
+    if not isinstance(options, list) or not all(isinstance(option, str) for option in options):
+        raise gr.Error('options must be a JSON list of strings, e.g. ["Left", "Right"]')
+    return options
 
 
 def api_scenes(studio: Studio) -> list[str]:
@@ -333,8 +453,8 @@ def api_scenes(studio: Studio) -> list[str]:
     return [entry["name"] for entry in studio.shipped()]
 
 
-def api_task(studio: Studio, scene_name: str, task_name: str, seed, controls_json: str) -> tuple:
-    """(task record, the model-facing image files, the 3D point view file or None) for a shipped scene."""
+def api_generate(studio: Studio, scene_name: str, task_name: str, seed, controls_json: str) -> tuple[Scene, Task]:
+    """(scene, task or Unavailable) for an API request; bad input raises gr.Error saying what was wrong."""
     try:
         controls = json.loads(controls_json) if (controls_json or "").strip() else {}
     except json.JSONDecodeError as error:
@@ -343,15 +463,30 @@ def api_task(studio: Studio, scene_name: str, task_name: str, seed, controls_jso
         raise gr.Error("controls must be a JSON object (name -> value)")
     try:
         scene = studio.scene(scene_name)
-        task = generate(scene, task_name, int(seed or 0), controls)
+        return scene, generate(scene, task_name, int(seed or 0), controls)
     except (SceneError, ControlError) as error:
         raise gr.Error(str(error)) from None
+
+
+def api_task(studio: Studio, scene_name: str, task_name: str, seed, controls_json: str) -> tuple:
+    """(task record, the model-facing image files, the 3D point view file or None) for a shipped scene."""
+    scene, task = api_generate(studio, scene_name, task_name, seed, controls_json)
     if not task.ok:
         return task.record(), [], None
     current = Current(scene, task, studio.intrinsics(scene))
     folder = studio.task_dir(scene, task_name, task.seed, task.controls)
     files = [path for path, _ in model_images(task, folder)]
     return task.record(), files, point_view_file(studio, current, folder)
+
+
+def api_audit(studio: Studio, scene_name: str, task_name: str, seed, controls_json: str = "",
+              mode: str = "strict") -> dict:
+    """`audit.task_audit` of the task `/task` makes for the same request: soundness, chance, each shortcut
+    baseline's response and score (in `mode`); the unavailable record when the scene admits no such task."""
+    if mode not in ("strict", "lenient"):
+        raise gr.Error(f"mode must be 'strict' or 'lenient', got {mode!r}")
+    scene, task = api_generate(studio, scene_name, task_name, seed, controls_json)
+    return task_audit(scene, task, mode=mode) if task.ok else task.record()
 
 
 # ------------------------------------------------------------------------------------------- model

@@ -108,6 +108,11 @@ def build_demo(studio: Studio) -> gr.Blocks:
                 revealed = gr.Markdown(elem_id="revealed")
                 spec = gr.JSON(label="Spec (everything the generator sampled)", open=True, visible=False,
                                elem_id="spec")
+                with gr.Accordion("Is this a fair task? Soundness and shortcuts", open=True, visible=False,
+                                  elem_id="soundness-panel") as soundness_panel:
+                    soundness_text = gr.Markdown(elem_id="soundness")
+                    baselines_button = gr.Button("Try the shortcut answerers", elem_id="run-baselines")
+                    baselines_text = gr.Markdown(elem_id="baselines")
 
                 with gr.Accordion("The model", open=True):
                     with gr.Accordion("Generation settings", open=False):
@@ -134,7 +139,8 @@ def build_demo(studio: Studio) -> gr.Blocks:
 
         # ------------------------------------------------------------------------------- wiring
         task_view = [current, images, question, status_box, overlay, depth_view, points, choice, answer_text,
-                     revealed, spec, link, chat, reward, group_table, group_summary, human_result]
+                     revealed, spec, link, chat, reward, group_table, group_summary, human_result, soundness_panel,
+                     soundness_text, baselines_text]
         render = dict(fn=partial(handlers.render_task, studio), inputs=[scene_state, task_name, seed, *controls],
                       outputs=task_view, concurrency_limit=studio.task_concurrency, concurrency_id="tasks",
                       api_visibility="undocumented", show_progress="minimal")
@@ -165,8 +171,12 @@ def build_demo(studio: Studio) -> gr.Blocks:
         points_tab.select(lambda: None, None, points, api_visibility="undocumented").then(
             partial(handlers.point_view_of, studio), current, points, api_visibility="undocumented")
 
-        reveal_button.click(partial(handlers.reveal, studio), current, [overlay, revealed, spec],
+        reveal_button.click(partial(handlers.reveal, studio), current,
+                            [overlay, revealed, spec, soundness_panel, soundness_text, baselines_text],
                             api_visibility="undocumented")
+        baselines_button.click(handlers.run_baselines, [current, mode], baselines_text,
+                               concurrency_limit=studio.task_concurrency, concurrency_id="tasks",
+                               api_visibility="undocumented")
         score_button.click(handlers.score_human, [current, choice, answer_text, mode], human_result,
                            api_visibility="undocumented")
         generation = [max_new_tokens, temperature, top_p, gen_seed, instruction, mode]
@@ -219,7 +229,7 @@ def slider_step(minimum: float, maximum: float) -> float:
 
 
 def api_endpoints(studio: Studio) -> None:
-    """`/scenes`, `/task` and `/score` for gradio_client (documented on the app's API page)."""
+    """`/scenes`, `/task`, `/score` and `/audit` for gradio_client (documented on the app's API page)."""
 
     def scenes() -> list[str]:
         """The names of the shipped scenes."""
@@ -240,6 +250,13 @@ def api_endpoints(studio: Studio) -> None:
                   api_description="Generate a task on a shipped scene: (record, model-facing PNGs in order, "
                                   "point cloud GLB or None).")
     gr.api(handlers.api_score, api_name="score")
+
+    def audit(scene: str, task: str, seed: int, controls: str = "", mode: str = "strict") -> dict:
+        """The soundness report and the shortcut baselines' scored answers for the task `/task` makes from
+        the same scene, task, seed and controls (JSON object); `mode` is the verifier mode."""
+        return handlers.api_audit(studio, scene, task, seed, controls, mode)
+
+    gr.api(audit, api_name="audit", concurrency_limit=studio.task_concurrency, concurrency_id="tasks")
 
 
 def launch_options() -> dict:

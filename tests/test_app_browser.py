@@ -96,10 +96,16 @@ def test_every_task_with_its_views_reveal_and_a_scored_answer(page, app_url, sho
     page.locator("#points").screenshot(path=str(shots / "points_3d.png"))
     page.get_by_role("tab", name="Explained").click()
 
+    expect(page.locator("#soundness-panel")).to_be_hidden()  # it names the answer: hidden until Reveal
     page.locator("#reveal").click()
     expect(page.locator("#revealed")).to_contain_text("Answer:")
     letter = re.search(r"Answer: (\w)", page.locator("#revealed").inner_text()).group(1)
     expect(page.locator("#spec")).to_be_visible()
+    expect(page.locator("#soundness")).to_contain_text("Is the answer fixed by the picture?")
+    expect(page.locator("#soundness table")).to_contain_text("lateral distance to threshold")
+    page.locator("#run-baselines").click()
+    expect(page.locator("#baselines")).to_contain_text("Can a shortcut guess the answer?")
+    expect(page.locator("#baselines table")).to_contain_text("position_x_order")
     page.locator("#answer-choice label").filter(has_text=re.compile(f"^\\s*{letter}\\.")).click()
     page.locator("#score-answer").click()
     expect(page.locator("#human-result")).to_contain_text("✔ Right")
@@ -108,6 +114,7 @@ def test_every_task_with_its_views_reveal_and_a_scored_answer(page, app_url, sho
     # Depth: type the order, first wrong, then right.
     pick_task(page, "depth", 3)
     expect(page.locator("#revealed")).to_have_text("")
+    expect(page.locator("#soundness-panel")).to_be_hidden()
     page.locator("#reveal").click()
     expect(page.locator("#revealed")).to_contain_text("Answer:")
     order = re.search(r"Answer: ([\d-]+)", page.locator("#revealed").inner_text()).group(1)

@@ -19,6 +19,7 @@ from gradio_client import Client
 from PIL import Image
 
 from spatial_ssrl.assets import load_asset, scene_names
+from spatial_ssrl.audit import task_audit
 from spatial_ssrl.tasks import TASK_NAMES, generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,6 +118,34 @@ def test_score_endpoint(client):
     assert (strict["accuracy"], strict["overall"], strict["mode"]) == (0.0, pytest.approx(0.1), "strict")
     assert (lenient["accuracy"], lenient["overall"], lenient["mode"]) == (1.0, pytest.approx(1.0), "lenient")
     assert client.predict("no box", "A", "strict", api_name="/score")["overall"] == 0
+
+
+def test_score_endpoint_reads_option_texts_given_the_task_and_options(client):
+    record = client.predict("room", "position", 8, "{}", api_name="/task")[0]
+    letter = record["answer"]
+    text = record["options"]["ABCD".index(letter)]
+    response = f"<think>hmm</think> \\boxed{{{letter}. {text}}}"
+    options = json.dumps(record["options"])
+    assert client.predict(response, letter, "lenient", api_name="/score")["accuracy"] == 0.0
+    scored = client.predict(response, letter, "lenient", record["task"], options, api_name="/score")
+    assert (scored["accuracy"], scored["extracted"]) == (1.0, f"{letter}. {text}")
+    assert client.predict(f"<think></think> \\boxed{{{text}}}", letter, "lenient", options=options,
+                          api_name="/score")["accuracy"] == 1.0
+    assert client.predict(f"<think></think> \\boxed{{{letter}}}", letter, api_name="/score")["mode"] == "strict"
+    with pytest.raises(Exception, match="JSON list"):
+        client.predict(response, letter, "lenient", "", "Left, Right", api_name="/score")
+
+
+def test_audit_endpoint_reports_soundness_and_the_baselines(client):
+    audit = client.predict("room", "crop", 21, '{"size_fraction": 0.4}', api_name="/audit")
+    expected = task_audit(load_asset("room"), generate(load_asset("room"), "crop", 21, {"size_fraction": 0.4}))
+    assert audit == json.loads(json.dumps(expected))
+    assert audit["chance"] == 0.25 and set(audit["soundness"]["details"]["distance_to_answer"]) == set("ABCD")
+    lenient = client.predict("room", "depth", 21, api_name="/audit", mode="lenient")
+    assert {row["mode"] for row in lenient["baselines"]} == {"lenient"} and "checks" in lenient["soundness"]
+    assert "needs a depth map" in client.predict("astronaut", "position", 0, "", api_name="/audit")["unavailable"]
+    with pytest.raises(Exception, match="grid"):
+        client.predict("room", "shuffle", 0, '{"grid": "5x5"}', api_name="/audit")
 
 
 def test_concurrent_task_requests_all_succeed(client):

@@ -1,5 +1,6 @@
-"""The app's handlers called as plain functions: scenes, uploads, tasks and views, permalinks, reveal,
-scoring, the API functions, and what happens when there is no model."""
+"""The app's handlers called as plain functions: scenes, uploads, tasks and views, permalinks, reveal with
+its soundness panel and shortcut baselines, scoring, the API functions, and what happens when there is no
+model (and whether the banner's model check follows the loader's rules)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ import pytest
 from PIL import Image
 
 from demo import Studio, handlers
+from spatial_ssrl.audit import task_audit
+from spatial_ssrl.baselines import baselines_for
+from spatial_ssrl.models.runner import model_status
+from spatial_ssrl.quality import soundness
+from spatial_ssrl.scene import Scene
 from spatial_ssrl.tasks import TASK_NAMES, generate, task_controls
 
 
@@ -36,7 +42,9 @@ def render(studio, scene_name: str, task: str, seed: int, **changes):
 
 
 VIEW = ("current", "images", "question", "status", "overlay", "depth", "points", "choice", "text", "revealed",
-        "spec", "link", "chat", "reward", "group_table", "group_summary", "human")
+        "spec", "link", "chat", "reward", "group_table", "group_summary", "human", "soundness_panel", "soundness",
+        "baselines")
+REVEAL = ("overlay", "revealed", "spec", "soundness_panel", "soundness", "baselines")
 
 
 def as_view(outputs) -> dict:
@@ -64,6 +72,8 @@ def test_render_gives_every_view_and_lossless_model_images(studio, task):
     multiple_choice = task in ("crop", "position")
     assert view["choice"].visible is multiple_choice and view["text"].visible is not multiple_choice
     assert view["revealed"] == "" and view["spec"].visible is False, "the answer starts hidden"
+    assert view["soundness_panel"].visible is False and view["soundness"] == view["baselines"] == "", \
+        "the soundness panel names the answer: hidden until Reveal"
 
 
 def test_same_request_reuses_its_files_and_a_control_change_keeps_the_seed(studio):
@@ -148,7 +158,7 @@ def test_estimating_depth_without_the_model_says_why(studio, tmp_path):
 
 def test_reveal_and_human_scoring(studio):
     current = as_view(render(studio, "room", "crop", 5))["current"]
-    overlay, text, spec = handlers.reveal(studio, current)
+    overlay, text, spec, *_ = handlers.reveal(studio, current)
     assert Path(overlay).is_file() and f"`{current.task.answer}`" in text
     assert spec.visible is True and spec.value == current.task.spec
     right = handlers.score_human(current, current.task.answer, "", "strict")
@@ -221,3 +231,116 @@ def test_controls_cover_every_task_control(studio):
 def test_talk_presets_are_valid_tasks(studio, preset):
     scene, task, seed = preset
     assert as_view(render(studio, scene, task, seed))["current"].task.ok
+
+
+@pytest.mark.parametrize("task", TASK_NAMES)
+def test_reveal_opens_the_soundness_panel_with_every_check(studio, task):
+    current = as_view(render(studio, "room", task, 4))["current"]
+    revealed = dict(zip(REVEAL, handlers.reveal(studio, current)))
+    assert revealed["soundness_panel"].visible is True and revealed["baselines"] == ""
+    text = revealed["soundness"]
+    report = soundness(current.scene, current.task)
+    assert not report["ambiguous"] and "✔ **Yes.**" in text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "✔" in line]
+    assert len(rows) == len(report["checks"]), "one row per check, each passed"
+    for row, check in zip(rows, report["checks"]):
+        cells = [part.strip() for part in row.strip("|").split(" | ")]
+        assert cells[0] == handlers.cell(check["name"]) and float(cells[1]) == pytest.approx(check["value"], rel=1e-2)
+        assert cells[2].endswith(f"{check['limit']:g}")
+    if task == "crop":
+        kinds, distances = report["details"]["option_kinds"], report["details"]["distance_to_answer"]
+        for letter in "ABCD":
+            assert f"| {letter} | `{kinds[letter]}` | {distances[letter]:.3g} |" in text
+        assert f"| {current.task.answer} | `answer` | 0 |" in text, "the answer is at distance 0 from itself"
+    if task in ("depth", "position"):
+        assert "patch_distance" not in text, "no picture distance where no pictures are compared"
+
+
+def test_an_ambiguous_task_says_so_with_its_reasons(studio):
+    grey = Scene(rgb=np.full((256, 256, 3), 120, np.uint8), name="grey")
+    task = generate(grey, "shuffle", 1, {"min_patch_difference": 0.0})  # the check off: identical patches
+    text = handlers.reveal(studio, handlers.Current(grey, task))[4]
+    assert "⚠ **No: this task is ambiguous.**" in text and "interchangeable" in text
+    assert "| closest patch pair | 0 | ≥ 6 | ✘ |" in text
+    assert "0\\~1" in text, "'~' is escaped, not read as strikethrough"
+
+
+@pytest.mark.parametrize("task", TASK_NAMES)
+def test_shortcut_baselines_show_response_extracted_reward_and_chance(studio, task):
+    current = as_view(render(studio, "room", task, 6))["current"]
+    audit = task_audit(current.scene, current.task, mode="lenient")
+    text = handlers.run_baselines(current, "lenient")
+    assert "(lenient mode)" in text and f"**{audit['chance']:.1%}**" in text
+    right = sum(row["accuracy"] == 1 for row in audit["baselines"])
+    assert f"**{right} of {len(audit['baselines'])}** shortcuts" in text
+    names = [baseline.name for baseline in baselines_for(task)]
+    assert [row["name"] for row in audit["baselines"]] == names and len(names) >= 2
+    for row in audit["baselines"]:
+        line = next(line for line in text.splitlines() if line.startswith(f"| `{row['name']}` |"))
+        assert handlers.cell(row["response"]) in line and f"`{row['extracted']}`" in line
+        assert line.endswith(f"| {'✔' if row['accuracy'] == 1 else '✘'} | {row['overall']:g} |")
+    assert "&lt;think&gt;" in text, "the responses' tags are shown, not eaten as HTML"
+    assert handlers.run_baselines(None, "strict") == "Generate a task first."
+
+
+def test_api_audit_is_the_task_audit_of_the_api_task(studio):
+    audit = handlers.api_audit(studio, "room", "crop", 9, '{"size_fraction": 0.4}')
+    task = generate(studio.scene("room"), "crop", 9, {"size_fraction": 0.4})
+    assert audit == task_audit(studio.scene("room"), task)
+    assert audit["chance"] == 0.25 and all(row["mode"] == "strict" for row in audit["baselines"])
+    lenient = handlers.api_audit(studio, "room", "depth", 2, "", "lenient")
+    assert all(row["mode"] == "lenient" for row in lenient["baselines"])
+    assert "needs a depth map" in handlers.api_audit(studio, "astronaut", "depth", 0, "{}")["unavailable"]
+    for bad in ({"controls_json": '{"grid": "7x7"}'}, {"controls_json": "[]"}, {"mode": "generous"}):
+        with pytest.raises(gr.Error):
+            handlers.api_audit(studio, "room", "shuffle", 0, **{"controls_json": "", **bad})
+
+
+def test_api_score_reads_option_texts_when_given_the_options():
+    options = '["Left", "Right", "Front", "Back"]'
+    response = "<think>x</think> \\boxed{A. Left}"
+    assert handlers.api_score(response, "A", "lenient")["accuracy"] == 0.0, "without options 'A. Left' is unread"
+    assert handlers.api_score(response, "A", "lenient", "position", options)["accuracy"] == 1.0
+    assert handlers.api_score("<think>x</think> \\boxed{Back}", "D", "lenient", "", options)["accuracy"] == 1.0
+    assert handlers.api_score(response, "A", "strict", "position", options)["accuracy"] == 0.0, "strict is strict"
+    assert handlers.api_score("<think>x</think> \\boxed{A}", "A")["overall"] == 1.0, "mode defaults to strict"
+    assert handlers.parse_options(["Left"]) == ["Left"] and handlers.parse_options(" ") is None
+    for bad in ({"options": "Left, Right"}, {"options": "[1, 2]"}, {"options": '{"A": "Left"}'}, {"task": "bogus"}):
+        with pytest.raises(gr.Error):
+            handlers.api_score(response, "A", "lenient", **bad)
+
+
+def test_model_status_follows_the_loaders_rules(tmp_path, monkeypatch):
+    cache = tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    empty = model_status(str(folder))
+    assert (empty["source"], empty["on_disk"], empty["ready"]) == ("folder", False, False)
+    assert "no config.json" in empty["reason"]
+    (folder / "config.json").write_text("{}")
+    assert model_status(str(folder))["ready"] is True and model_status(str(folder))["reason"] == ""
+    monkeypatch.setenv("SPATIAL_SSRL_MODEL", str(folder))
+    assert model_status()["model"] == str(folder), "None resolves through $SPATIAL_SSRL_MODEL like the loader"
+    missing = model_status("./nowhere/at-all")
+    assert missing["source"] == "folder" and not missing["ready"] and "no folder" in missing["reason"]
+
+    offline = model_status("someone/some-model")
+    assert (offline["source"], offline["on_disk"], offline["will_download"]) == ("hub", False, False)
+    assert "HF_HUB_OFFLINE" in offline["reason"]
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    assert model_status("someone/some-model")["will_download"] is True
+    entry = cache / "models--someone--some-model"
+    (entry / "snapshots" / "abc123").mkdir(parents=True)
+    assert model_status("someone/some-model")["on_disk"] is False, "a snapshot without the main ref is not loadable"
+    (entry / "refs").mkdir()
+    (entry / "refs" / "main").write_text("abc123")
+    (entry / "snapshots" / "abc123" / "config.json").write_text("{}")
+    cached = model_status("someone/some-model")
+    assert cached["ready"] is True and cached["will_download"] is False and cached["path"] == str(entry)
+
+    banner = Studio(model=str(tmp_path / "no-such-weights"), depth_model="someone/some-model",
+                    files_dir=tmp_path / "files").status().banner()
+    assert "Model unavailable here" in banner and "no folder" in banner
+    assert "Depth" not in banner, "the cached depth model is ready: no depth line"

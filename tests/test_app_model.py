@@ -1,6 +1,6 @@
 """The app's model path on tiny random models built here (no weights, no network): the folder given to the
 Studio (as `--model DIR` / SPATIAL_SSRL_MODEL=DIR would) is loaded, streamed, scored and sampled as a group;
-the tiny depth model fills in depth for an upload without it."""
+the tiny depth model fills in depth for an upload without it; a CPU load leaves a core free."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import pytest
 from PIL import Image
 
 from demo import Studio, handlers
+from spatial_ssrl.dataset import default_workers
+from spatial_ssrl.models import runner
 from spatial_ssrl.models.tiny import TINY_MAX_PIXELS, TINY_MIN_PIXELS, save_tiny_depth, save_tiny_vlm
 
 
@@ -31,10 +33,15 @@ def current(studio):
     return view[0]
 
 
-def test_banner_says_the_local_model_loads_on_first_use(studio):
+def test_banner_says_the_local_model_loads_on_first_use(studio, tmp_path):
     banner = studio.status().banner()
     assert f"**Model**: `{studio.model}`, loads on first use" in banner
     assert "unavailable" not in banner
+    assert runner.model_status(studio.model)["ready"] and runner.model_status(studio.depth_model)["ready"]
+    not_ready = runner.model_status(str(tmp_path))
+    assert not not_ready["ready"], "a folder without config.json"
+    with pytest.raises(runner.ModelUnavailable):  # ... and the loader agrees
+        runner.load_model(str(tmp_path), device="cpu")
 
 
 def test_run_model_streams_then_scores(studio, current):
@@ -70,3 +77,20 @@ def test_upload_without_depth_gets_estimated_depth(studio, tmp_path):
     scene, info = handlers.load_upload(studio, None, str(rgb), None, None, None, True)
     assert scene.has_depth and scene.depth_origin == f"estimated:{studio.depth_model}"
     assert "estimated by the model" in info
+
+
+def test_loading_on_the_cpu_leaves_a_core_for_other_visitors(studio):
+    import torch
+
+    cores = default_workers()
+    before = torch.get_num_threads()
+    torch.set_num_threads(cores)
+    try:
+        runner.unload(studio.model)
+        vlm, problem = handlers.load_vlm(studio)
+        assert problem is None and vlm.device == "cpu"
+        assert torch.get_num_threads() == max(1, cores - 1)
+        torch.set_num_threads(1)
+        assert runner.spare_a_core() == 1, "never raises a lower setting (e.g. OMP_NUM_THREADS=1)"
+    finally:
+        torch.set_num_threads(before)
