@@ -524,3 +524,44 @@ def test_eval_without_depth_reports_unavailable_items_or_estimates_depth(tmp_pat
     assert report["settings"]["scenes"]["street.jpg"]["depth_origin"] == f"estimated:{tiny_depth_dirs['relative']}"
     depth_row = report["results"][str(tiny_dir)]["depth"]
     assert depth_row["n"] + depth_row["unavailable"] == 1
+
+
+def test_eval_reports_baselines_beside_a_model_on_the_same_items(tmp_path, tiny_dir, monkeypatch):
+    """A model and two baselines in one run: same items, same verifier, labelled, n/a where a baseline does not
+    apply, and the model is loaded once however many baselines there are."""
+    loads = []
+    real_load = runner.load_model
+    monkeypatch.setattr(runner, "load_model", lambda model, **kw: loads.append(model) or real_load(model, **kw))
+    out = tmp_path / "out"
+    assert cli.main(["eval", "--model", str(tiny_dir), "--model", "baseline:flip_seams", "--model",
+                     "baseline:answer_prior", "--scenes", str(write_scenes(tmp_path / "scenes")), "--tasks", "flip",
+                     "depth", "--per-task", "2", "--seed", "2", "--out", str(out), "--max-new-tokens", "5",
+                     "--min-pixels", str(TINY_MIN_PIXELS), "--max-pixels", str(TINY_MAX_PIXELS), "--no-progress"]) == 0
+    assert loads == [str(tiny_dir)]
+    report = json.loads((out / "report.json").read_text())
+    assert report["models"] == [str(tiny_dir)]
+    assert report["baselines"] == ["baseline:flip_seams", "baseline:answer_prior"]
+    assert [about["kind"] for about in report["answerers"].values()] == ["model", "baseline", "baseline"]
+    assert report["chance"]["flip"] == pytest.approx(1 / 8) and report["chance"]["depth"] == pytest.approx(1 / 6)
+
+    records = read_jsonl(out / "responses.jsonl")
+    items = {}
+    for record in records:  # every answerer saw the same task: same seed, scene, answer and chance
+        items.setdefault((record["task"], record["index"]), set()).add(
+            (record["seed"], record["scene"], record["answer"], record["chance"]))
+    assert len(items) == 4 and all(len(identity) == 1 for identity in items.values())
+    answered = {(r["model"], r["task"]) for r in records}
+    assert ("baseline:flip_seams", "depth") not in answered and ("baseline:flip_seams", "flip") in answered
+    assert len(records) == 2 * 2 + 2 + 2 * 2  # model: 4, flip_seams: its 2 flip items, answer_prior: 4
+
+    model, seams, prior = (report["results"][a] for a in report["answerers"])
+    assert model["depth"]["n"] == model["all"]["n"] // 2 == 2 and model["all"]["mean_new_tokens"] <= 5
+    assert seams["flip"]["n"] == 2 and seams["flip"]["mean_new_tokens"] is None
+    assert not seams["depth"]["applicable"] and seams["depth"]["accuracy"] is None
+    assert not seams["all"]["applicable"] and prior["all"]["applicable"] and prior["all"]["n"] == 4
+    # the seam cue solves these flips (textured scenes, visible flips)
+    assert seams["flip"]["accuracy"] == 1.0 and seams["flip"]["format_rate"] == 1.0
+    with (out / "report.csv").open() as handle:
+        kinds = {(row["model"], row["task"]): (row["kind"], row["accuracy"]) for row in csv.DictReader(handle)}
+    assert kinds[(str(tiny_dir), "depth")][0] == "model"
+    assert kinds[("baseline:flip_seams", "depth")] == ("baseline", "n/a")

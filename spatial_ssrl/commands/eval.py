@@ -1,4 +1,4 @@
-"""`spatial-ssrl eval`: generated tasks from a folder of scenes, answered by one or more models, scored."""
+"""`spatial-ssrl eval`: generated tasks from a folder of scenes, answered by models and shortcut baselines, scored."""
 
 from __future__ import annotations
 
@@ -10,15 +10,21 @@ def register(subparsers) -> None:
     from ..tasks import TASK_NAMES
 
     parser = subparsers.add_parser(
-        "eval", help="evaluate models on generated tasks (accuracy, format rate, mean reward per task)",
+        "eval", help="evaluate models and shortcut baselines on generated tasks (accuracy, format rate, mean "
+                     "reward per task, beside chance)",
         description="Generate --per-task tasks of each type from the scenes in --scenes (images, with depth files "
-                    "paired by name: x.png + x_depth.npy, x.jpg + x.h5), answer them with each --model, score "
-                    "them with the verifier, and write OUT/report.json, report.csv, report.png and the raw "
-                    "responses (responses.jsonl). Run again with the same arguments to resume.",
+                    "paired by name: x.png + x_depth.npy, x.jpg + x.h5), answer them with each --model (and "
+                    "shortcut baseline), score them with the verifier, and write OUT/report.json, report.csv, "
+                    "report.png and the raw responses (responses.jsonl). Run again with the same arguments to "
+                    "resume, or with more --model arguments to add answerers to a finished run.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--model", dest="models", action="append", metavar="ID_OR_PATH",
-                        help="hub id or local folder (repeat to compare models; default: $SPATIAL_SSRL_MODEL, "
-                             "else internlm/Spatial-SSRL-3B)")
+                        help="hub id or local folder, or baseline:NAME for a shortcut baseline (baseline:all for "
+                             "every one; an unknown NAME lists them); repeat to compare (default: "
+                             "$SPATIAL_SSRL_MODEL, else internlm/Spatial-SSRL-3B, unless only --baselines)")
+    parser.add_argument("--baselines", action="store_true",
+                        help="also report every shortcut baseline on the task types it answers (= --model "
+                             "baseline:all); needs no model weights")
     parser.add_argument("--scenes", required=True, type=Path, help="folder of images (+ depth files)")
     parser.add_argument("--per-task", type=int, default=20, help="tasks per task type")
     parser.add_argument("--seed", type=int, default=0, help="seeds of the tasks are derived from it")
@@ -41,24 +47,60 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..models.evaluate import run_eval
+    from ..models.evaluate import BASELINE_PREFIX, NOT_APPLICABLE, run_eval
     from ..models.runner import MAX_PIXELS, MIN_PIXELS, Decoding, resolve_model
 
     decoding = Decoding(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
                         seed=args.sample_seed)
-    report = run_eval(args.models or [resolve_model()], args.scenes, args.out, per_task=args.per_task,
+    answerers = args.models or ([] if args.baselines else [resolve_model()])
+    if args.baselines:
+        answerers = [*answerers, f"{BASELINE_PREFIX}all"]
+    report = run_eval(answerers, args.scenes, args.out, per_task=args.per_task,
                       seed=args.seed, tasks=tuple(args.tasks), decoding=decoding, mode=args.mode,
                       estimate_depth=args.estimate_depth, depth_model=args.depth_model, device=args.device,
                       min_pixels=args.min_pixels or MIN_PIXELS, max_pixels=args.max_pixels or MAX_PIXELS,
                       progress=args.progress)
-    for model, rows in report["results"].items():
-        print(model)
-        for task, row in rows.items():
-            if row["n"]:
-                low, high = row["accuracy_ci95"]
-                print(f"  {task:9s} n={row['n']:<4d} accuracy {row['accuracy']:.3f} [{low:.3f}, {high:.3f}]  "
-                      f"format {row['format_rate']:.3f}  reward {row['mean_reward']:.3f}")
-            else:
-                print(f"  {task:9s} n=0 (no valid task from these scenes)")
+    print(report_tables(report))
     print(f"wrote {args.out / 'report.json'}, report.csv, report.png, responses.jsonl")
     return 0
+
+
+def report_tables(report: dict) -> str:
+    """The report as two Markdown tables (accuracy with its interval beside chance; format rate / mean
+    reward), one row per answerer: short enough to read in a terminal, ready to paste into a note."""
+    from ..models.evaluate import NOT_APPLICABLE
+
+    groups = [*report["tasks"], "all"]
+    header = ["answerer", "kind", *groups]
+
+    def table(title: str, cell, chance: bool) -> list[str]:
+        rows = [[answerer, about["kind"], *(cell(report["results"][answerer][group]) for group in groups)]
+                for answerer, about in report["answerers"].items()]
+        if chance:
+            rows.insert(0, ["chance", "", *("-" if report["chance"][group] is None else f"{report['chance'][group]:.3f}"
+                                            for group in groups)])
+        widths = [max(map(len, column)) for column in zip(header, *rows)]
+        lines = [f"{title}, {report['per_task']} tasks per type", "",
+                 *("| " + " | ".join(text.ljust(width) for text, width in zip(row, widths)) + " |"
+                   for row in [header, ["-" * width for width in widths], *rows])]
+        return lines
+
+    def accuracy(row: dict) -> str:
+        if not row["applicable"]:
+            return NOT_APPLICABLE
+        if not row["n"]:
+            return "n=0"
+        low, high = row["accuracy_ci95"]
+        return f"{row['accuracy']:.3f} [{low:.2f}, {high:.2f}]"
+
+    def reward(row: dict) -> str:
+        if not row["applicable"]:
+            return NOT_APPLICABLE
+        return f"{row['format_rate']:.2f} / {row['mean_reward']:.3f}" if row["n"] else "n=0"
+
+    unavailable = {task: len(records) for task, records in report["unavailable"].items()}
+    notes = ["n/a: a baseline that does not answer that task type; n=0: no scene admitted a valid task"]
+    if unavailable:
+        notes.append(f"items no scene admitted (not scored): {unavailable}")
+    return "\n".join([*table("accuracy [95% interval]", accuracy, True), "",
+                      *table("format rate / mean reward", reward, False), "", *notes])
