@@ -101,6 +101,7 @@ def test_every_task_with_its_views_reveal_and_a_scored_answer(page, app_url, sho
     expect(page.locator("#revealed")).to_contain_text("Answer:")
     letter = re.search(r"Answer: (\w)", page.locator("#revealed").inner_text()).group(1)
     expect(page.locator("#spec")).to_be_visible()
+    expect(page.locator("#soundness-panel")).to_be_visible()
     expect(page.locator("#soundness")).to_contain_text("Is the answer fixed by the picture?")
     expect(page.locator("#soundness table")).to_contain_text("lateral distance to threshold")
     page.locator("#run-baselines").click()
