@@ -12,7 +12,8 @@ import importlib
 _EXPORTS = {
     "runner": ("DEFAULT_MODEL", "MODELS", "MODEL_ENV", "DEVICE_ENV", "MIN_PIXELS", "MAX_PIXELS", "GROUP_SIZE",
                "GROUP_TEMPERATURE", "ModelUnavailable", "Decoding", "Generation", "Group", "GroupAnswer", "Parts",
-               "Stream", "VLM", "group_advantages", "load_model", "resolve_model", "split_response", "unload"),
+               "Stream", "VLM", "group_advantages", "load_model", "model_status", "resolve_model", "split_response",
+               "unload"),
     "depth_estimation": ("DEFAULT_DEPTH_MODEL", "DEPTH_MODEL_ENV", "DepthEstimator", "estimate_scene_depth",
                          "load_depth_estimator"),
     "evaluate": ("run_eval",),
