@@ -3,7 +3,7 @@
 Each baseline is an answerer like the model: `respond(task, scene)` returns a response in the training
 format (`<think>why</think> \\boxed{ANSWER}`), so the same verifier scores it. A task type on which a cue
 baseline scores far above chance teaches that cue, not spatial reasoning (or, for the RGB tasks, shows that
-the intended low-level signal suffices; see docs/audit.md).
+the intended low-level signal suffices; see the README, "Task soundness and shortcut audit").
 
 Baselines see only what the model sees: the images, the question and its options. Where they read the
 task's spec, they read only what is drawn on the images: the grid, the position of the black square, the
