@@ -379,7 +379,7 @@ def baselines_markdown(audit: dict) -> str:
                      f"| `{cell(str(row['extracted']))}` | {'✔' if row['accuracy'] == 1 else '✘'} "
                      f"| {row['overall']:g} |")
     lines += ["", "One task proves little: `spatial-ssrl audit` measures how often each shortcut wins over "
-                  "hundreds of tasks (README: "Task soundness and shortcut audit")."]
+                  "hundreds of tasks (README: 'Task soundness and shortcut audit')."]
     return "\n".join(lines)
 
 
