@@ -31,6 +31,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .scene import Scene, SceneError
 
+#: The EXIF tag that says how the camera was held.
+EXIF_ORIENTATION = 0x0112
 #: Largest accepted pixel count (about 8660 x 5770); larger images are refused before decoding.
 MAX_PIXELS = 50_000_000
 #: Smallest accepted image side, in pixels: smaller cannot hold a task.
@@ -85,7 +87,9 @@ def load_rgb(source: Source, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
             with Image.open(stream) as image:
                 _check_pixels(image.size[::-1], name, max_pixels)
                 image.load()
-                return _to_rgb(ImageOps.exif_transpose(image), name)
+                if image.getexif().get(EXIF_ORIENTATION, 1) != 1:  # transposing otherwise only copies
+                    image = ImageOps.exif_transpose(image)
+                return _to_rgb(image, name)
         except SceneError:
             raise
         except Image.DecompressionBombError as exc:
@@ -191,7 +195,8 @@ def _to_rgb(image: Image.Image, name: str) -> np.ndarray:
         if image.mode in _TRANSPARENT_MODES or "transparency" in image.info:
             rgba = image.convert("RGBA")
             image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-        return np.array(image.convert("RGB"), dtype=np.uint8)
+        # One copy out of Pillow: convert only when the mode differs; asarray is read-only, like Scene.rgb.
+        return np.asarray(image if image.mode == "RGB" else image.convert("RGB"), dtype=np.uint8)
     except ValueError as exc:
         raise SceneError(f"{name}: cannot convert Pillow mode {image.mode} to RGB ({exc}); {RGB_ACCEPTED}") from exc
 
