@@ -1,4 +1,5 @@
-"""`spatial-ssrl make-tiny-model`: write a tiny random Qwen2.5-VL (or Depth Anything) for offline smoke tests."""
+"""`spatial-ssrl make-tiny-model`: write a tiny random Qwen2.5-VL or Qwen3-VL (or Depth Anything) for offline
+smoke tests."""
 
 from __future__ import annotations
 
@@ -7,21 +8,30 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
+    from ..models.tiny import DEFAULT_ARCH, TINY_ARCHS  # light: torch and transformers load in save_tiny_*
+
     parser = subparsers.add_parser(
         "make-tiny-model", help="write a tiny random model with the real architecture (smoke tests, no download)",
-        description="Write a tiny randomly initialised Qwen2.5-VL (tokenizer, chat template, processor, weights) "
-                    "to DIR, loadable with --model DIR / SPATIAL_SSRL_MODEL=DIR; with --depth, a tiny Depth "
-                    "Anything instead (--depth-model DIR). Its answers are noise: it tests plumbing, not skill.",
+        description="Write a tiny randomly initialised Qwen-VL (tokenizer, chat template, processor, weights) "
+                    "to DIR, loadable with --model DIR / SPATIAL_SSRL_MODEL=DIR: Qwen2.5-VL like Spatial-SSRL-3B "
+                    "and 7B, or with --arch qwen3-vl, Qwen3-VL like Spatial-SSRL-Qwen3VL-4B; with --depth, a tiny "
+                    "Depth Anything instead (--depth-model DIR). Its answers are noise: it tests plumbing, not skill.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("out", type=Path, metavar="DIR")
-    parser.add_argument("--depth", action="store_true", help="write a tiny depth estimator instead")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--arch", choices=list(TINY_ARCHS), default=DEFAULT_ARCH,
+                      help="the vision-language architecture to write")
+    kind.add_argument("--depth", action="store_true", help="write a tiny depth estimator instead")
     parser.add_argument("--seed", type=int, default=0)
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from ..models.tiny import save_tiny_depth, save_tiny_vlm
+    from ..models.tiny import TINY_ARCHS, save_tiny_depth, save_tiny_vlm
 
-    path = (save_tiny_depth if args.depth else save_tiny_vlm)(args.out, seed=args.seed)
-    print(f"wrote a tiny {'Depth Anything' if args.depth else 'Qwen2.5-VL'} to {path}")
+    if args.depth:
+        path, label = save_tiny_depth(args.out, seed=args.seed), "Depth Anything"
+    else:
+        path, label = save_tiny_vlm(args.out, arch=args.arch, seed=args.seed), TINY_ARCHS[args.arch].label
+    print(f"wrote a tiny {label} to {path}")
     return 0
