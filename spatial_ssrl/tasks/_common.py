@@ -7,7 +7,6 @@ from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw
-from scipy import ndimage
 
 from ..render import draw_badge, label_size
 from ..scene import Scene
@@ -100,6 +99,8 @@ def region_statistics(normalized_depth: np.ndarray, size: int, xs: np.ndarray, y
     Separable sliding-window filters (O(1) per pixel whatever the window): filter along x, keep only the
     grid's columns, then filter along y and keep its rows, so a sparse grid costs little more than one pass.
     """
+    from scipy import ndimage  # imported here: scipy.ndimage costs ~0.3 s, and only region searches need it
+
     valid = np.isfinite(normalized_depth)
 
     def windowed(values: np.ndarray, filter1d, cval: float) -> np.ndarray:
