@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from .baselines import answer_prior, answer_space, baselines_for, fit_answer_prior, variant
+from .baselines import answer_prior, baselines_for, chance_level, fit_answer_prior, variant
 from .quality import DISTANCE, soundness
 from .render import with_region_markers
 from .scene import Scene
@@ -149,7 +149,7 @@ def audit_setting(scenes: list[Scene], task: str, setting: Setting, per_task: in
         scores = {answerer.name: score_response(answerer.respond(item, scene), item) for answerer in answerers}
         rows.append({"task": task, "setting": setting.name, "index": index, "seed": item.seed,
                      "scene": scene.name, "variant": variant(item), "answer": item.answer,
-                     "chance": 1 / len(answer_space(item)), "ambiguous": sound["ambiguous"],
+                     "chance": chance_level(item), "ambiguous": sound["ambiguous"],
                      "reasons": sound["reasons"], "checks": sound["checks"], "baselines": scores})
         failed.update({check_group(entry["name"]) for entry in sound["checks"] if not entry["ok"]})
     return rows, summarise(setting, rows, unavailable, failed, prior_table)
@@ -187,7 +187,7 @@ def task_audit(scene: Scene, task: Task, mode: str = "strict") -> dict:
         result = score(response, task.answer, mode=mode, task=task.task, options=task.options)
         answers.append({"name": baseline.name, "description": baseline.description, "response": response,
                         **result.to_dict()})
-    return {"soundness": soundness(scene, task), "chance": 1 / len(answer_space(task)), "baselines": answers}
+    return {"soundness": soundness(scene, task), "chance": chance_level(task), "baselines": answers}
 
 
 # ----------------------------------------------------------------------------------------- summaries

@@ -23,6 +23,7 @@ import numpy as np
 from scipy import ndimage
 
 from .tasks import Task
+from .tasks import answer_space as task_answer_space
 from .tasks._common import medoid
 from .tasks.crop import LETTERS
 from .tasks.flip import flipped
@@ -58,15 +59,12 @@ class Baseline:
 
 def answer_space(task: Task) -> list[str]:
     """Every answer string the generator can emit for this task's variant (the chance level is 1/len)."""
-    if task.task == "shuffle":
-        count = int(np.prod(task.spec["grid"]))
-        identity = tuple(range(count))
-        return ["-".join(map(str, p)) for p in itertools.permutations(range(count)) if p != identity]
-    if task.task == "flip":
-        return [f"{patch}-{axis}" for patch in range(4) for axis in (0, 1)]
-    if task.task == "depth":
-        return ["-".join(map(str, p)) for p in itertools.permutations((1, 2, 3))]
-    return list(LETTERS)
+    return task_answer_space(task.task, task.spec.get("grid"))
+
+
+def chance_level(task: Task) -> float:
+    """The accuracy of a uniform guess over every answer the generator can emit for this task's variant."""
+    return 1 / len(answer_space(task))
 
 
 def variant(task: Task) -> str:

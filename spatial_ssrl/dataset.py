@@ -31,7 +31,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from itertools import groupby, permutations
+from itertools import groupby
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,8 @@ import numpy as np
 from . import exporters
 from .folders import SceneSource
 from .scene import SceneError
-from .tasks import GENERATOR_VERSION, TASK_NAMES, TASKS, derive_seed, generate
+from .tasks import GENERATOR_VERSION, TASK_NAMES, TASKS, derive_seed, generate, shuffle
+from .tasks import answer_space as task_answer_space
 
 #: Version of the build procedure (plan, shards, retries); part of the fingerprint that guards resuming.
 BUILD_VERSION = "1"
@@ -663,18 +664,8 @@ class BuildStats:
 
 def answer_space(variant: str) -> list[str]:
     """Every answer a variant can have (the categories of its uniformity test)."""
-    from .tasks import depth, flip, position, shuffle, crop
-
     task, controls = VARIANTS[variant].task, VARIANTS[variant].controls
-    if task == "shuffle":
-        rows, cols = shuffle.GRIDS[controls["grid"]]
-        identity = tuple(range(rows * cols))
-        return sorted(shuffle.answer_for(list(p)) for p in permutations(identity) if p != identity)
-    if task == "flip":
-        return [f"{label}-{axis}" for label in range(flip.ROWS * flip.COLS) for axis in (flip.VERTICAL, flip.HORIZONTAL)]
-    if task == "depth":
-        return ["-".join(map(str, p)) for p in permutations(range(1, depth.REGION_COUNT + 1))]
-    return list({"crop": crop.LETTERS, "position": position.LETTERS}[task])
+    return task_answer_space(task, shuffle.GRIDS[controls["grid"]] if task == "shuffle" else None)
 
 
 def answer_balance(variant: str, counts: Counter) -> dict:

@@ -151,13 +151,6 @@ def applies(answerer: str, task: str) -> bool:
     return baseline is None or task in baseline.tasks
 
 
-def chance_level(task) -> float:
-    """The accuracy of a uniform guess over every answer the generator can emit for this task's variant."""
-    from ..baselines import answer_space
-
-    return 1 / len(answer_space(task))
-
-
 def run_eval(models: list[str], scenes_dir: str | Path, out: str | Path, *, per_task: int, seed: int = 0,
              tasks: tuple[str, ...] = TASK_NAMES, decoding: Decoding = Decoding(), mode: str = "strict",
              estimate_depth: bool = False, depth_model: str | None = None, device: str | None = None,
@@ -241,6 +234,7 @@ def _unavailable(task: str, index: int, generated) -> dict:
 
 def _scored(answerer: str, index: int, generated, scene, text: str, mode: str, **generation) -> dict:
     """One answered item's record: the same fields, scored by the same verifier, for models and baselines."""
+    from ..baselines import chance_level
     from ..verify import score
 
     result = score(text, generated.answer, mode=mode, task=generated.task, options=generated.options)

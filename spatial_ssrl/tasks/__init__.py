@@ -7,6 +7,7 @@ of (scene, spec), so a spec can be replayed, and answers can be checked against 
 
 from __future__ import annotations
 
+from itertools import permutations
 from types import ModuleType
 
 import numpy as np
@@ -18,7 +19,7 @@ from .record import FORMAT_INSTRUCTION, GENERATOR_VERSION, NoValidTask, Task, Un
 
 __all__ = [
     "TASKS", "TASK_NAMES", "Control", "ControlError", "FORMAT_INSTRUCTION", "NoValidTask", "Task",
-    "Unavailable", "derive_seed", "generate", "load_task", "render_spec", "task_controls",
+    "Unavailable", "answer_space", "derive_seed", "generate", "load_task", "render_spec", "task_controls",
 ]
 
 TASKS: dict[str, ModuleType] = {module.NAME: module for module in (shuffle, flip, crop, depth, position)}
@@ -35,6 +36,22 @@ def _kind(task: str) -> ModuleType:
 def task_controls(task: str) -> tuple[Control, ...]:
     """The named settings of a task, with the paper's defaults and their ranges."""
     return _kind(task).CONTROLS
+
+
+def answer_space(task: str, grid: tuple[int, int] | None = None) -> list[str]:
+    """Every answer string the generator of `task` can emit (`grid`: the shuffle grid as rows, cols), in a
+    fixed order: the categories of answer-balance tests, and 1 / len is the chance level."""
+    kind = _kind(task)
+    if kind is shuffle:
+        count = int(grid[0]) * int(grid[1])
+        identity = tuple(range(count))
+        return ["-".join(map(str, p)) for p in permutations(range(count)) if p != identity]
+    if kind is flip:
+        axes = (flip.VERTICAL, flip.HORIZONTAL)
+        return [f"{patch}-{axis}" for patch in range(flip.ROWS * flip.COLS) for axis in axes]
+    if kind is depth:
+        return ["-".join(map(str, p)) for p in permutations(range(1, depth.REGION_COUNT + 1))]
+    return list(kind.LETTERS)
 
 
 def derive_seed(seed: int, index: int) -> int:
