@@ -36,7 +36,7 @@ from .baselines import answer_prior, baselines_for, chance_level, fit_answer_pri
 from .quality import DISTANCE, soundness
 from .render import with_region_markers
 from .scene import Scene
-from .tasks import TASK_NAMES, Task, Unavailable, derive_seed, generate
+from .tasks import TASK_NAMES, Task, Unavailable, generate, plan_item
 from .tasks import depth as depth_task
 from .tasks._common import region_candidates, region_record
 
@@ -134,14 +134,14 @@ def run_audit(scenes: list[Scene], out: str | Path, *, per_task: int, seed: int 
 
 def audit_setting(scenes: list[Scene], task: str, setting: Setting, per_task: int, seed: int) -> tuple[list, dict]:
     """(one row per item, the summary) for one task type in one setting."""
-    prior_tasks = [item for item, _ in (plan(scenes, setting, index, seed)
+    prior_tasks = [item for item, _ in (plan_item(scenes, index, seed, setting.make)
                                         for index in range(per_task, 2 * per_task)) if item.ok]
     prior_table = fit_answer_prior(prior_tasks)
     prior = answer_prior(prior_table)
     answerers = [prior] + [baseline for baseline in baselines_for(task) if baseline.name != prior.name]
     rows, unavailable, failed = [], Counter(), Counter()
     for index in range(per_task):
-        item, scene = plan(scenes, setting, index, seed)
+        item, scene = plan_item(scenes, index, seed, setting.make)
         if scene is None:
             unavailable[item.reason] += 1
             continue
@@ -153,19 +153,6 @@ def audit_setting(scenes: list[Scene], task: str, setting: Setting, per_task: in
                      "reasons": sound["reasons"], "checks": sound["checks"], "baselines": scores})
         failed.update({check_group(entry["name"]) for entry in sound["checks"] if not entry["ok"]})
     return rows, summarise(setting, rows, unavailable, failed, prior_table)
-
-
-def plan(scenes: list[Scene], setting: Setting, index: int, seed: int):
-    """Item `index`: (task, scene) from the first scene, from index mod S on, that admits one (the scene
-    rotation of `spatial-ssrl eval`); else (the last Unavailable, None)."""
-    task_seed = derive_seed(seed, index)
-    result = None
-    for offset in range(len(scenes)):
-        scene = scenes[(index + offset) % len(scenes)]
-        result = setting.make(scene, task_seed, index)
-        if result.ok:
-            return result, scene
-    return result, None
 
 
 def score_response(response: str, task: Task) -> dict:

@@ -105,6 +105,14 @@ def discover_scenes(images_dir: str | os.PathLike, depth_dir: str | os.PathLike 
     return sources
 
 
+def load_scenes(folder: str | os.PathLike) -> list[Scene]:
+    """The scenes of a folder (`discover_scenes`), loaded and validated; ValueError when it holds no image."""
+    sources = discover_scenes(folder)
+    if not sources:
+        raise ValueError(f"--scenes {folder}: no images found")
+    return [source.load() for source in sources]
+
+
 def unpaired_depth_files(images_dir: str | os.PathLike, depth_dir: str | os.PathLike | None,
                          sources: list[SceneSource]) -> list[str]:
     """Depth-looking files that no image claimed (to explain a pairing that did not happen), sorted."""

@@ -28,14 +28,9 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ..audit import run_audit
-    from ..folders import discover_scenes
+    from ..folders import load_scenes
 
-    scenes = []
-    for folder in args.scenes:
-        sources = discover_scenes(folder)
-        if not sources:
-            raise ValueError(f"--scenes {folder}: no images found")
-        scenes += [source.load() for source in sources]
+    scenes = [scene for folder in args.scenes for scene in load_scenes(folder)]
     if args.assets:
         from ..assets import load_asset, scene_names
 

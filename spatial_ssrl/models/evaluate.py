@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from ..scene import Scene
-from ..tasks import TASK_NAMES, derive_seed, generate
+from ..folders import load_scenes
+from ..tasks import TASK_NAMES, generate, plan_item
 from .runner import MAX_PIXELS, MIN_PIXELS, Decoding
 
 Z95 = 1.959963984540054
@@ -43,16 +44,6 @@ BOOTSTRAP_RESAMPLES = 2000
 BASELINE_PREFIX = "baseline:"
 #: What the CSV and the CLI show where a baseline does not answer a task type (report.json: applicable false).
 NOT_APPLICABLE = "n/a"
-
-
-def load_scenes(folder: str | Path) -> list[Scene]:
-    """The scenes of a folder: images paired with depth files by `spatial_ssrl.folders`, loaded and validated."""
-    from ..folders import discover_scenes
-
-    sources = discover_scenes(folder)
-    if not sources:
-        raise ValueError(f"--scenes {folder}: no images found")
-    return [source.load() for source in sources]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -108,14 +99,7 @@ def summarise(records: list[dict]) -> dict:
 def plan_task(scenes: list[Scene], task: str, index: int, seed: int):
     """Item `index` of `task`: (Task, scene) from the first scene, from index mod S on, that admits one;
     else (the last Unavailable, None)."""
-    task_seed = derive_seed(seed, index)
-    result = None
-    for offset in range(len(scenes)):
-        scene = scenes[(index + offset) % len(scenes)]
-        result = generate(scene, task, task_seed)
-        if result.ok:
-            return result, scene
-    return result, None
+    return plan_item(scenes, index, seed, lambda scene, item_seed, _: generate(scene, task, item_seed))
 
 
 def expand_answerers(names: list[str]) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from itertools import permutations
 from types import ModuleType
+from typing import Callable
 
 import numpy as np
 
@@ -19,7 +20,8 @@ from .record import FORMAT_INSTRUCTION, GENERATOR_VERSION, NoValidTask, Task, Un
 
 __all__ = [
     "TASKS", "TASK_NAMES", "Control", "ControlError", "FORMAT_INSTRUCTION", "NoValidTask", "Task",
-    "Unavailable", "answer_space", "derive_seed", "generate", "load_task", "render_spec", "task_controls",
+    "Unavailable", "answer_space", "derive_seed", "generate", "load_task", "plan_item", "render_spec",
+    "task_controls",
 ]
 
 TASKS: dict[str, ModuleType] = {module.NAME: module for module in (shuffle, flip, crop, depth, position)}
@@ -73,6 +75,20 @@ def generate(scene: Scene, task: str, seed: int = 0, controls: dict | None = Non
     except NoValidTask as reason:
         return Unavailable(task, seed, values, str(reason), scene.describe())
     return render_spec(scene, task, spec, seed=seed, controls=values)
+
+
+def plan_item(scenes: list[Scene], index: int, seed: int,
+              make: Callable[[Scene, int, int], Task | Unavailable]) -> tuple[Task | Unavailable, Scene | None]:
+    """Item `index` of a batch (`spatial-ssrl eval`, the audit): `make(scene, derive_seed(seed, index), index)`
+    on the scenes in turn from scene index mod S; (the first Task, its scene), else (the last Unavailable, None)."""
+    item_seed = derive_seed(seed, index)
+    result = None
+    for offset in range(len(scenes)):
+        scene = scenes[(index + offset) % len(scenes)]
+        result = make(scene, item_seed, index)
+        if result.ok:
+            return result, scene
+    return result, None
 
 
 def render_spec(scene: Scene, task: str, spec: dict, *, seed: int = 0, controls: dict | None = None) -> Task:
