@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 
 from .render import (MARKER_FILL, OUTLINE, draw_badge, draw_region_marker, font, label_size,
                      with_region_markers)
-from .scene import NORMALISE_PERCENTILES, Scene
+from .scene import Scene
 from .tasks import Task
 from .tasks._common import assemble, grid_patches
 from .tasks.crop import ANSWER, ROTATIONS, source_window
@@ -83,7 +83,7 @@ def colorize(normalized: np.ndarray) -> np.ndarray:
 
 def colour_bar(scene: Scene, height: int) -> Image.Image:
     """A vertical bar (near at the top) with normalised ticks and the raw depths at its ends."""
-    low, high = np.percentile(scene.depth[scene.valid], NORMALISE_PERCENTILES)
+    low, high = scene.depth_span
     size = label_size(height, height, 0.03)
     typeface = font(size)
     bar_width = max(12, height // 25)

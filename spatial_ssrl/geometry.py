@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .scene import NORMALISE_PERCENTILES, Scene
+from .scene import Scene
 from .tasks._common import scene_cached
 
 #: Horizontal field of view assumed when the scene's intrinsics are unknown.
@@ -110,8 +110,7 @@ def clipped_depth(scene: Scene) -> np.ndarray:
     once per scene."""
 
     def compute():
-        low, high = np.percentile(scene.depth[scene.valid], NORMALISE_PERCENTILES)
-        clipped = np.clip(scene.depth, low, high)
+        clipped = np.clip(scene.depth, *scene.depth_span)
         clipped.setflags(write=False)
         return clipped
 

@@ -74,12 +74,19 @@ class Scene:
         return None if self.depth is None else np.isfinite(self.depth)
 
     @cached_property
-    def normalized_depth(self) -> np.ndarray | None:
-        """Depth mapped to [0, 1] by the 0.5 / 99.5 percentiles of valid pixels, clipped; NaN where invalid."""
+    def depth_span(self) -> tuple[float, float] | None:
+        """(low, high): the 0.5 / 99.5 percentiles of valid depth, which normalise it (and clip the 3D view)."""
         if self.depth is None:
             return None
-        values = self.depth[self.valid]
-        low, high = np.percentile(values, NORMALISE_PERCENTILES)
+        low, high = np.percentile(self.depth[self.valid], NORMALISE_PERCENTILES)
+        return low, high
+
+    @cached_property
+    def normalized_depth(self) -> np.ndarray | None:
+        """Depth mapped to [0, 1] by `depth_span`, clipped; NaN where invalid."""
+        if self.depth is None:
+            return None
+        low, high = self.depth_span
         span = float(high - low)
         if span <= 0:
             normalized = np.zeros_like(self.depth)
