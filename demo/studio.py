@@ -130,10 +130,7 @@ class Studio:
 
     def intrinsics(self, scene: Scene) -> Intrinsics | None:
         """The manifest's camera intrinsics of a shipped scene (None for uploads: the default FOV applies)."""
-        for entry in self.shipped():
-            if entry["name"] == scene.name and entry.get("intrinsics"):
-                return Intrinsics(**{key: float(entry["intrinsics"][key]) for key in ("fx", "fy", "cx", "cy")})
-        return None
+        return assets.asset_intrinsics(scene.name)
 
     def thumbnail(self, name: str) -> Path:
         """A small PNG of a shipped scene for the gallery, written once."""

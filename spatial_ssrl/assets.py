@@ -16,11 +16,15 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .loaders import load_rgb, load_scene
 from .scene import Scene, SceneError
+
+if TYPE_CHECKING:
+    from .geometry import Intrinsics
 
 ASSETS_DIR = Path(os.environ.get("SPATIAL_SSRL_ASSETS") or Path(__file__).resolve().parent.parent / "assets")
 MANIFEST = "scenes.json"
@@ -38,6 +42,16 @@ def list_scenes() -> list[dict]:
 
 def scene_names() -> list[str]:
     return [entry["name"] for entry in list_scenes()]
+
+
+def asset_intrinsics(name: str) -> "Intrinsics | None":
+    """The camera intrinsics the manifest gives a shipped scene (for `geometry.point_view`); None if unknown."""
+    from .geometry import Intrinsics
+
+    for entry in list_scenes():
+        if entry["name"] == name and entry.get("intrinsics"):
+            return Intrinsics(**{key: float(entry["intrinsics"][key]) for key in ("fx", "fy", "cx", "cy")})
+    return None
 
 
 def load_asset(name: str) -> Scene:

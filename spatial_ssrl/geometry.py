@@ -1,8 +1,8 @@
 """Back-projection of an RGB-D scene to a coloured point cloud, and its export as GLB for a 3D viewer.
 
-The camera is a pinhole: with known intrinsics (fx, fy, cx, cy in pixels) when the scene carries them,
-else a horizontal field of view of `DEFAULT_HFOV_DEGREES` (a typical phone / consumer camera) with the
-principal point at the image centre. Relative depth (MegaDepth, estimated depth) gives a shape that is
+The camera is a pinhole: with known intrinsics (fx, fy, cx, cy in pixels) when they are given (the shipped
+scenes have theirs: `assets.asset_intrinsics`), else a horizontal field of view of `DEFAULT_HFOV_DEGREES`
+(a typical phone / consumer camera) with the principal point at the image centre. Relative depth (MegaDepth, estimated depth) gives a shape that is
 right up to scale, which is all a viewer needs. Depth is clipped to the same 0.5 / 99.5 percentiles that
 normalise it for the tasks, so a few stray far pixels do not shrink the scene to a dot.
 
@@ -63,8 +63,9 @@ class PointCloud:
 
 
 def scene_intrinsics(scene: Scene, intrinsics: Intrinsics | None = None) -> Intrinsics:
-    """The given intrinsics, else the scene's own (`scene.intrinsics` when a loader set it), else the default FOV."""
-    return intrinsics or getattr(scene, "intrinsics", None) or Intrinsics.from_fov(scene.width, scene.height)
+    """The given intrinsics, else the default field of view for the scene's size (a Scene carries none;
+    `assets.asset_intrinsics` gives the shipped scenes' own)."""
+    return intrinsics or Intrinsics.from_fov(scene.width, scene.height)
 
 
 def back_project(scene: Scene, *, budget: int = POINT_BUDGET, intrinsics: Intrinsics | None = None,
