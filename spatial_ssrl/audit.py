@@ -38,7 +38,7 @@ from .render import with_region_markers
 from .scene import Scene
 from .tasks import TASK_NAMES, Task, Unavailable, generate, plan_item
 from .tasks import depth as depth_task
-from .tasks._common import region_candidates, region_record
+from .tasks._common import candidate_region, region_candidates
 
 #: A baseline is flagged when its 95% interval lies entirely more than this above (or below) chance.
 FAR_FROM_CHANCE = 0.10
@@ -330,8 +330,7 @@ def reference_depth(scene: Scene, seed: int, index: int):
             return Unavailable("depth", seed, {}, f"no flat region has its centre in the band [{low}, {high}]",
                                scene.describe())
     labels = rng.permutation(3) + 1
-    regions = sorted((region_record(label, c["x"][i], c["y"][i], size, depth_min=c["min"][i],
-                                    depth_max=c["max"][i], depth_mean=c["mean"][i], depth_center=centre)
+    regions = sorted((candidate_region(c, i, label, size, depth_center=centre)
                       for label, (c, i, size, centre) in zip(labels, chosen)), key=lambda region: region["label"])
     answer = "-".join(str(region["label"]) for region in sorted(regions, key=lambda r: r["depth_center"]))
     return Task(task="depth", seed=seed, controls={"reference": "bands"}, question=depth_task.QUESTION,

@@ -156,6 +156,13 @@ def region_record(label: int, x: int, y: int, size: int, **depth) -> dict:
     }
 
 
+def candidate_region(candidates: dict, index: int, label: int, size: int, **extra) -> dict:
+    """`region_record` of entry `index` of `region_candidates`, with its depth min, max and mean."""
+    return region_record(label, candidates["x"][index], candidates["y"][index], size,
+                         depth_min=candidates["min"][index], depth_max=candidates["max"][index],
+                         depth_mean=candidates["mean"][index], **extra)
+
+
 def region_depths(normalized_depth: np.ndarray, box: list[int]) -> np.ndarray:
     """The valid normalised depths inside a region box (for checks independent of the search)."""
     x0, y0, x1, y1 = box

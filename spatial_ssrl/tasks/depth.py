@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..render import with_region_markers
-from ._common import region_candidates, region_record
+from ._common import candidate_region, region_candidates
 from .controls import Control
 from .record import NoValidTask, Rendered
 
@@ -76,10 +76,7 @@ def sample(scene, rng: np.random.Generator, controls: dict) -> dict:
             f"no three flat regions are separated by a normalised depth gap > {controls['min_gap']} "
             f"(tried {controls['max_attempts']} starting regions): the scene's depth range is too narrow")
     labels = rng.permutation(REGION_COUNT) + 1
-    regions = [region_record(label, candidates["x"][i], candidates["y"][i], size,
-                             depth_min=candidates["min"][i], depth_max=candidates["max"][i],
-                             depth_mean=candidates["mean"][i])
-               for label, i in zip(labels, chosen)]
+    regions = [candidate_region(candidates, i, label, size) for label, i in zip(labels, chosen)]
     return {"regions": sorted(regions, key=lambda region: region["label"])}
 
 

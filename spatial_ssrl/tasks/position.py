@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..render import with_region_markers
-from ._common import region_candidates, region_record
+from ._common import candidate_region, region_candidates
 from .controls import Control
 from .record import NoValidTask, Rendered
 
@@ -142,9 +142,7 @@ def _spec(candidates: dict, camera: int, target: int, facing: str, rng, controls
     size = controls["region_size"]
     camera_label = int(rng.integers(1, 3))
     labels = {camera: camera_label, target: 3 - camera_label}
-    regions = [region_record(labels[i], candidates["x"][i], candidates["y"][i], size,
-                             depth_min=candidates["min"][i], depth_max=candidates["max"][i],
-                             depth_mean=candidates["mean"][i]) for i in (camera, target)]
+    regions = [candidate_region(candidates, i, labels[i], size) for i in (camera, target)]
     answer = relative_direction(float(candidates["x"][target] - candidates["x"][camera]),
                                 float(candidates["mean"][target] - candidates["mean"][camera]), facing,
                                 controls["lateral_threshold"], controls["depth_threshold"])
