@@ -24,7 +24,7 @@ from scipy import ndimage
 
 from .tasks import Task
 from .tasks import answer_space as task_answer_space
-from .tasks._common import medoid
+from .tasks._common import grid_patches, medoid
 from .tasks.crop import LETTERS
 from .tasks.flip import flipped
 from .tasks.position import CARDINAL_OPTIONS, relative_direction
@@ -119,9 +119,8 @@ def seam_cost(before: np.ndarray, after: np.ndarray) -> float:
 
 
 def _grid_cells(task: Task, rows: int, cols: int) -> list[np.ndarray]:
-    image = np.asarray(task.images[0].convert("RGB"))
-    height, width = image.shape[0] // rows, image.shape[1] // cols
-    return [image[r * height:(r + 1) * height, c * width:(c + 1) * width] for r in range(rows) for c in range(cols)]
+    """The patches of the grid image the model sees, in raster order."""
+    return grid_patches(np.asarray(task.images[0].convert("RGB")), rows, cols)[0]
 
 
 def grid_seam_cost(cells: list[np.ndarray], rows: int, cols: int) -> float:
