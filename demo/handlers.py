@@ -168,6 +168,7 @@ def model_images(task: Task, folder: Path) -> list[tuple[str, str]]:
 
 
 def overlay_file(current: Current, folder: Path, *, reveal: bool) -> str:
+    """The explanatory overlay (`explain.overlay`) written as a PNG in the task's folder."""
     name = "overlay_revealed.png" if reveal else "overlay.png"
     return str(write_png(explain.overlay(current.scene, current.task, reveal=reveal), folder / name))
 
@@ -521,6 +522,7 @@ def load_vlm(studio: Studio):
 
 
 def decoding(max_new_tokens, temperature, top_p, seed):
+    """The generation settings' component values as a Decoding (a negative or empty seed: unseeded)."""
     from spatial_ssrl.models import Decoding
 
     return Decoding(max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p),

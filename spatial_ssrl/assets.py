@@ -41,6 +41,7 @@ def list_scenes() -> list[dict]:
 
 
 def scene_names() -> list[str]:
+    """The shipped scenes' names, in shipping order."""
     return [entry["name"] for entry in list_scenes()]
 
 

@@ -159,6 +159,7 @@ class Plan:
         return pool[(self.slots[index] + attempt) % len(pool)]
 
     def seed_for(self, index: int, attempt: int) -> int:
+        """The seed of attempt `attempt` of item `index` (the item's own seed first, then derived ones)."""
         item_seed = derive_seed(self.seed, index)
         return item_seed if attempt == 0 else derive_seed(item_seed, attempt)
 

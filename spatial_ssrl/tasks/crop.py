@@ -109,6 +109,7 @@ def sample(scene, rng: np.random.Generator, controls: dict) -> dict:
 
 
 def render(scene, spec: dict) -> Rendered:
+    """The holed image and the four options, every one rendered from `spec` by `render_option`."""
     x, y, side = spec["box"]
     holed = scene.rgb.copy()
     holed[y:y + side, x:x + side] = 0

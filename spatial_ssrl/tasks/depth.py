@@ -54,6 +54,7 @@ def separated(candidates: dict, chosen: int, gap: float) -> np.ndarray:
 
 
 def far_enough(candidates: dict, chosen: int, distance: float) -> np.ndarray:
+    """Candidates whose centre lies at least `distance` px from the chosen region's centre."""
     return np.hypot(candidates["x"] - candidates["x"][chosen], candidates["y"] - candidates["y"][chosen]) >= distance
 
 
@@ -121,8 +122,10 @@ def balanced_triple(candidates: dict, rng, gap: float, distance: float) -> list[
 
 
 def answer_for(regions: list[dict]) -> str:
+    """The labels ordered by mean normalised depth, nearest first, joined by '-'."""
     return "-".join(str(region["label"]) for region in sorted(regions, key=lambda region: region["depth_mean"]))
 
 
 def render(scene, spec: dict) -> Rendered:
+    """The image with the three regions marked; the answer read from their stored depths."""
     return Rendered(QUESTION, answer_for(spec["regions"]), None, [with_region_markers(scene.rgb, spec["regions"])])

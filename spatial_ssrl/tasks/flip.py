@@ -53,6 +53,7 @@ def sample(scene, rng: np.random.Generator, controls: dict) -> dict:
 
 
 def render(scene, spec: dict) -> Rendered:
+    """The labelled 2x2 grid with the spec's patch flipped along its axis."""
     patches, _, _ = grid_patches(scene.rgb, ROWS, COLS)
     shown = list(patches)
     shown[spec["patch"]] = flipped(shown[spec["patch"]], spec["axis"])

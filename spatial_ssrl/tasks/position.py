@@ -68,6 +68,7 @@ def relative_direction(dx: float, dz: float, facing: str, lateral_threshold: flo
 
 
 def question_for(camera: int, target: int, facing: str, options: list[str], mention_height: bool) -> str:
+    """The question text, with the options listed as A-D."""
     listed = " ".join(f"{letter}. {text}" for letter, text in zip(LETTERS, options))
     height = " and ignore the height difference between the two regions" if mention_height else ""
     return (
@@ -167,6 +168,7 @@ def answer_text(spec: dict) -> str:
 
 
 def render(scene, spec: dict) -> Rendered:
+    """The image with both regions marked; the answer is the letter of `answer_text(spec)`."""
     answer = LETTERS[spec["options"].index(answer_text(spec))]
     question = question_for(spec["camera"], spec["target"], spec["facing"], spec["options"], spec["mention_height"])
     return Rendered(question, answer, list(spec["options"]), [with_region_markers(scene.rgb, spec["regions"])])

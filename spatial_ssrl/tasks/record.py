@@ -54,6 +54,7 @@ class Task:
         return f"{self.question} {instruction}" if instruction else self.question
 
     def image_names(self) -> list[str]:
+        """The file names of the images in model order (task.json refers to them)."""
         return [f"image_{index}.png" for index in range(len(self.images))]
 
     def record(self) -> dict:
@@ -94,6 +95,7 @@ class Unavailable:
     ok: bool = field(default=False, init=False)
 
     def record(self) -> dict:
+        """The unavailable.json contents: which task, seed and controls, and why there is none."""
         return {
             "task": self.task,
             "seed": self.seed,

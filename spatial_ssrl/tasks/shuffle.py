@@ -62,6 +62,7 @@ def answer_for(permutation: list[int]) -> str:
 
 
 def question_for(rows: int, cols: int, masked: bool) -> str:
+    """The question text for a rows x cols grid (with the masked-patch sentence when `masked`)."""
     count = rows * cols
     number = {3: "three", 4: "four"}[count]
     masked_sentence = f" One of the {number} patches is masked completely by white pixels." if masked else ""
@@ -73,6 +74,7 @@ def question_for(rows: int, cols: int, masked: bool) -> str:
 
 
 def render(scene, spec: dict) -> Rendered:
+    """The labelled grid of patches in the spec's permutation (the masked slot white)."""
     rows, cols = spec["grid"]
     patches, _, _ = grid_patches(scene.rgb, rows, cols)
     shown = [patches[original] for original in spec["permutation"]]
