@@ -36,6 +36,7 @@ from .baselines import answer_prior, baselines_for, chance_level, fit_answer_pri
 from .quality import DISTANCE, soundness
 from .render import with_region_markers
 from .scene import Scene
+from .stats import wilson_interval
 from .tasks import TASK_NAMES, Task, Unavailable, generate, plan_item
 from .tasks import depth as depth_task
 from .tasks._common import candidate_region, region_candidates
@@ -181,8 +182,6 @@ def task_audit(scene: Scene, task: Task, mode: str = "strict") -> dict:
 
 def summarise(setting: Setting, rows: list[dict], unavailable: Counter, failed: Counter, prior_table: dict) -> dict:
     """Rates with intervals, chance, balance and margin distributions of one setting's rows."""
-    from .models.evaluate import wilson_interval
-
     n = len(rows)
     chance = float(np.mean([row["chance"] for row in rows])) if n else None
     ambiguous = sum(row["ambiguous"] for row in rows)
