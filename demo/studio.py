@@ -129,8 +129,12 @@ class Studio:
             return self._scenes[name]
 
     def intrinsics(self, scene: Scene) -> Intrinsics | None:
-        """The manifest's camera intrinsics of a shipped scene (None for uploads: the default FOV applies)."""
-        return assets.asset_intrinsics(scene.name)
+        """The manifest's camera intrinsics of a shipped scene (None for uploads: the default FOV applies).
+
+        Matched by identity, not name: an upload called `room.png` is not the shipped room."""
+        with self._lock:
+            shipped = self._scenes.get(scene.name)
+        return assets.asset_intrinsics(scene.name) if shipped is scene else None
 
     def thumbnail(self, name: str) -> Path:
         """A small PNG of a shipped scene for the gallery, written once."""

@@ -344,3 +344,12 @@ def test_model_status_follows_the_loaders_rules(tmp_path, monkeypatch):
                     files_dir=tmp_path / "files").status().banner()
     assert "Model unavailable here" in banner and "no folder" in banner
     assert "Depth" not in banner, "the cached depth model is ready: no depth line"
+
+
+def test_only_the_shipped_scene_itself_gets_the_manifest_intrinsics(studio):
+    from spatial_ssrl.scene import Scene
+
+    shipped = studio.scene("room")
+    assert studio.intrinsics(shipped) is not None
+    impostor = Scene(shipped.rgb.copy(), None if shipped.depth is None else shipped.depth.copy(), name="room")
+    assert studio.intrinsics(impostor) is None  # an upload named room.png is not the rendered room
