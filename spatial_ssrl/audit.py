@@ -371,12 +371,8 @@ def write_charts(report: dict, out: Path) -> None:
     figure.savefig(out / "ambiguity.png", dpi=110)
     plt.close(figure)
 
-    columns = min(3, len(tasks))
-    rows = -(-len(tasks) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 4.2 * rows), squeeze=False)
-    for axis in axes.flat[len(tasks):]:
-        axis.set_visible(False)
-    for axis, task in zip(axes.flat, tasks):
+    figure, axes = _panel_grid(plt, len(tasks), 3, (5.2, 4.2))
+    for axis, task in zip(axes, tasks):
         labels, values, errors, colors, y = [], [], [[], []], [], 0
         for name, row in report["tasks"][task].items():
             for baseline, result in row["baselines"].items():
@@ -401,12 +397,8 @@ def write_charts(report: dict, out: Path) -> None:
                          if not set(margin["values"]) <= {0.0, 1.0}})  # pass/fail checks have no distribution
         if not groups:
             continue
-        columns = min(4, len(groups))
-        rows = -(-len(groups) // columns)
-        figure, axes = plt.subplots(rows, columns, figsize=(3.8 * columns, 3.0 * rows), squeeze=False)
-        for axis in axes.flat[len(groups):]:
-            axis.set_visible(False)
-        for axis, group in zip(axes.flat, groups):
+        figure, axes = _panel_grid(plt, len(groups), 4, (3.8, 3.0))
+        for axis, group in zip(axes, groups):
             limit = None
             for name, row in report["tasks"][task].items():
                 margin = row["margins"].get(group)
@@ -421,3 +413,13 @@ def write_charts(report: dict, out: Path) -> None:
         figure.tight_layout()
         figure.savefig(out / f"distances_{task}.png", dpi=100)
         plt.close(figure)
+
+
+def _panel_grid(plt, count: int, max_columns: int, cell: tuple[float, float]):
+    """A figure with `count` panels in rows of at most `max_columns` (spare cells hidden); (figure, panels)."""
+    columns = min(max_columns, count)
+    rows = -(-count // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(cell[0] * columns, cell[1] * rows), squeeze=False)
+    for axis in axes.flat[count:]:
+        axis.set_visible(False)
+    return figure, list(axes.flat[:count])
