@@ -7,6 +7,7 @@ files happens once, in `spatial_ssrl.loaders`, where the input enters.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -78,7 +79,7 @@ class Scene:
         """(low, high): the 0.5 / 99.5 percentiles of valid depth, which normalise it (and clip the 3D view)."""
         if self.depth is None:
             return None
-        low, high = np.percentile(self.depth[self.valid], NORMALISE_PERCENTILES)
+        low, high = percentiles(self.depth[self.valid], NORMALISE_PERCENTILES)
         return low, high
 
     @cached_property
@@ -90,8 +91,10 @@ class Scene:
         span = float(high - low)
         if span <= 0:
             normalized = np.zeros_like(self.depth)
-        else:
-            normalized = np.clip((self.depth - np.float32(low)) / np.float32(span), 0, 1).astype(np.float32)
+        else:  # in place: one float32 array, no temporaries (a scene's depth is normalised on every load)
+            normalized = self.depth - np.float32(low)
+            normalized /= np.float32(span)
+            np.clip(normalized, 0, 1, out=normalized)
         normalized[~self.valid] = np.nan
         normalized.setflags(write=False)
         return normalized
@@ -105,3 +108,64 @@ class Scene:
             "rgb_sha256": self.rgb_sha256,
             "depth_origin": self.depth_origin,
         }
+
+
+#: Below this many values, order statistics come from one full partition (the sampling pays off above).
+_SAMPLED_SELECTION_MIN = 1 << 16
+
+
+def percentiles(values: np.ndarray, qs: tuple[float, ...]) -> tuple[float, ...]:
+    """Percentiles of a 1-D finite array by linear interpolation between order statistics (numpy's default
+    method), as Python floats: exact order statistics, interpolated in float64.
+
+    Faster than `np.percentile` for the extreme percentiles that normalise depth (a full introselect costs
+    ~4 ms on a 1024x768 map, ~4x the rest of normalisation): see `order_statistics`."""
+    count = values.size
+    if count == 0:
+        raise ValueError("percentiles of an empty array")
+    positions = [q / 100 * (count - 1) for q in qs]
+    ranks = sorted({min(math.floor(position) + step, count - 1) for position in positions for step in (0, 1)})
+    stats = order_statistics(values, ranks)
+    result = []
+    for position in positions:
+        below = math.floor(position)
+        low, high = float(stats[below]), float(stats[min(below + 1, count - 1)])
+        result.append(low + (high - low) * (position - below))
+    return tuple(result)
+
+
+def order_statistics(values: np.ndarray, ranks: list[int]) -> dict[int, np.generic]:
+    """The k-th smallest value of a 1-D array for each k in `ranks`, exactly.
+
+    Ranks in the lower (upper) half are selected among the values at or below (above) a threshold taken
+    from a deterministic strided sample, chosen to keep a safe margin of extra values; the selection is
+    exact whenever enough values pass the threshold (checked), else it falls back to a full partition.
+    """
+    count = values.size
+    if count < _SAMPLED_SELECTION_MIN:
+        partitioned = np.partition(values, ranks)
+        return {rank: partitioned[rank] for rank in ranks}
+    sample = np.sort(values[::max(1, count // 8192)])
+    found = {}
+    low_ranks = [rank for rank in ranks if rank < count // 2]
+    high_ranks = [rank for rank in ranks if rank >= count // 2]
+    if low_ranks:
+        wanted = max(low_ranks)  # need more than `wanted` values at or below the threshold
+        threshold = sample[min(len(sample) - 1, math.ceil(1.5 * (wanted + 1) / count * len(sample)) + 32)]
+        subset = values[values <= threshold]
+        if subset.size > wanted:
+            partitioned = np.partition(subset, low_ranks)
+            found.update({rank: partitioned[rank] for rank in low_ranks})
+    if high_ranks:
+        wanted = count - 1 - min(high_ranks)  # rank counted from the top
+        threshold = sample[max(0, len(sample) - 1 - math.ceil(1.5 * (wanted + 1) / count * len(sample)) - 32)]
+        subset = values[values >= threshold]
+        if subset.size > wanted:
+            offset = count - subset.size  # values below the threshold all rank lower
+            partitioned = np.partition(subset, [rank - offset for rank in high_ranks])
+            found.update({rank: partitioned[rank - offset] for rank in high_ranks})
+    missing = [rank for rank in ranks if rank not in found]
+    if missing:
+        partitioned = np.partition(values, missing)
+        found.update({rank: partitioned[rank] for rank in missing})
+    return found
