@@ -16,7 +16,7 @@ FORMAT_INSTRUCTION = (
 )
 
 #: Bumped whenever a generator's sampling or rendering changes, so old records are recognisable.
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 
 
 class NoValidTask(Exception):
