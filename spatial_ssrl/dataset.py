@@ -244,7 +244,8 @@ def run_shard(spec: dict) -> tuple[bytes, bytes]:
     """Generate one shard: (index JSON, image bytes). A pure function of the spec (timings aside)."""
     started = time.perf_counter()
     extension, save_options = IMAGE_FORMATS[spec["image_format"]]
-    blob = io.BytesIO()
+    encoded: list[bytes] = []  # joined once at the end: appending to one growing buffer re-copies it
+    offset = 0
     done, failed, unreadable, load_ms = [], [], {}, []
     for position, items in groupby(spec["items"], key=lambda item: item[4]):
         source = SceneSource(**_source_args(spec["sources"][str(position)]))
@@ -271,15 +272,17 @@ def run_shard(spec: dict) -> tuple[bytes, bytes]:
             generated = time.process_time()
             spans = []
             for image in result.images:
-                offset = blob.tell()
-                image.save(blob, **save_options)
-                spans.append([offset, blob.tell() - offset])
+                buffer = io.BytesIO()
+                image.save(buffer, **save_options)
+                encoded.append(buffer.getvalue())
+                spans.append([offset, len(encoded[-1])])
+                offset += len(encoded[-1])
             done.append({"index": index, "attempt": attempt, "variant": variant, "source": source.name,
                          "record": result.record(), "images": spans, "extension": extension,
                          "ms": _ms(start, generated), "encode_ms": _ms(generated)})
     index_json = {"id": spec["id"], "done": done, "failed": failed, "unreadable": unreadable, "load_ms": load_ms,
                   "seconds": round(time.perf_counter() - started, 4)}
-    return json.dumps(index_json).encode(), blob.getvalue()
+    return json.dumps(index_json).encode(), b"".join(encoded)
 
 
 def write_shard(shard_dir: Path, shard_id: str, index_json: bytes, blob: bytes) -> None:
