@@ -14,6 +14,9 @@ Decisions (documented once, here):
 - Depth of another size than the image is resized to it by nearest neighbour (never mixing depths
   across an edge), provided the aspect ratios agree within `ASPECT_TOLERANCE`.
 - `.npy` is read with `allow_pickle=False`: pickled or object arrays are refused, never unpickled.
+- 8-bit RGB PNGs without transparency or EXIF (most photos and renders) are decoded by libspng through
+  `pyspng` when it is installed: the same pixels as Pillow, about twice as fast, which matters when a
+  dataset build decodes tens of thousands of images. Anything else, or any error there, goes to Pillow.
 """
 
 from __future__ import annotations
@@ -86,6 +89,9 @@ def load_rgb(source: Source, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         try:
             with Image.open(stream) as image:
                 _check_pixels(image.size[::-1], name, max_pixels)
+                fast = _decode_plain_png(image, stream)
+                if fast is not None:
+                    return fast
                 image.load()
                 if image.getexif().get(EXIF_ORIENTATION, 1) != 1:  # transposing otherwise only copies
                     image = ImageOps.exif_transpose(image)
@@ -179,6 +185,38 @@ def _check_pixels(shape: tuple, name: str, max_pixels: int, min_side: int | None
                          f"(decompression-bomb guard); downscale it or raise max_pixels")
     if min_side is not None and min(shape) < min_side:
         raise SceneError(f"{name}: {size} pixels is too small; it must be at least {min_side} pixels on each side")
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _decode_plain_png(image: Image.Image, stream: BinaryIO) -> np.ndarray | None:
+    """An 8-bit truecolour PNG with no transparency and no EXIF, decoded by libspng (pyspng): exactly
+    Pillow's pixels (RGB needs no conversion, no orientation applies) in about half the time. None for
+    every other image, when pyspng is not installed, or when libspng fails (Pillow then decodes it and
+    reports any corruption in its own words)."""
+    if image.format != "PNG" or image.mode != "RGB" or "transparency" in image.info or getattr(image, "is_animated", False):
+        return None
+    try:
+        import pyspng
+    except ImportError:
+        return None
+    stream.seek(0)
+    data = stream.read()
+    # IHDR is the first chunk: bit depth at byte 24, colour type at 25 (2 = truecolour). Pillow also calls
+    # 16-bit PNGs "RGB"; an eXIf chunk may come after the image data, where Pillow's header parse misses it.
+    plain = data[:8] == _PNG_SIGNATURE and data[12:16] == b"IHDR" and data[24] == 8 and data[25] == 2
+    if not plain or b"eXIf" in data:
+        stream.seek(0)
+        return None
+    try:
+        pixels = pyspng.load(data, format="RGB")
+    except Exception:  # noqa: BLE001 - any libspng failure: Pillow decodes (or refuses) the file instead
+        pixels = None
+    stream.seek(0)
+    if pixels is None or pixels.dtype != np.uint8 or pixels.shape != (image.height, image.width, 3):
+        return None
+    return pixels
 
 
 _SIXTEEN_BIT_GREY = {"I;16", "I;16L", "I;16B", "I;16N", "I"}

@@ -440,3 +440,110 @@ def _npy_bytes(array):
     buffer = io.BytesIO()
     np.save(buffer, array)
     return buffer.getvalue()
+
+
+# --- PNG fast path (libspng through pyspng) -------------------------------------------------------
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def raw_png(pixels: np.ndarray, colour_type: int, bit_depth: int, *, after_idat: bytes = b"") -> bytes:
+    """A PNG written by hand (filter 0 rows): what Pillow cannot write (16-bit RGB), or chunks after IDAT."""
+    height, width = pixels.shape[:2]
+    rows = pixels.astype(">u2").tobytes() if bit_depth == 16 else pixels.tobytes()
+    stride = len(rows) // height
+    scanlines = b"".join(b"\0" + rows[i * stride:(i + 1) * stride] for i in range(height))
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(scanlines))
+            + after_idat + png_chunk(b"IEND", b""))
+
+
+def exif_orientation(value: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = value
+    return exif.tobytes()
+
+
+def without_fast_path(monkeypatch, data: bytes) -> np.ndarray:
+    """What Pillow alone decodes (pyspng made unimportable)."""
+    with monkeypatch.context() as patch:
+        patch.setitem(__import__("sys").modules, "pyspng", None)
+        return load_rgb(data)
+
+
+@pytest.fixture
+def spng_calls(monkeypatch):
+    """Count the images libspng decodes."""
+    import pyspng
+
+    calls = []
+    real = pyspng.load
+
+    def spy(data, *args, **kwargs):
+        calls.append(len(data))
+        return real(data, *args, **kwargs)
+
+    monkeypatch.setattr(pyspng, "load", spy)
+    return calls
+
+
+def png_variants():
+    rgba = np.dstack([PHOTO, RNG.integers(0, 256, PHOTO.shape[:2], dtype=np.uint8)])
+    info = __import__("PIL.PngImagePlugin", fromlist=["PngInfo"]).PngInfo()
+    info.add_text("Comment", "rendered")
+    mentions_exif = __import__("PIL.PngImagePlugin", fromlist=["PngInfo"]).PngInfo()
+    mentions_exif.add_text("Comment", "eXIf")  # the cheap scan for an eXIf chunk errs on Pillow's side
+    two_frames = io.BytesIO()
+    Image.fromarray(PHOTO).save(two_frames, "PNG", save_all=True,
+                                append_images=[Image.fromarray(255 - PHOTO)])
+    return {
+        # name: (PNG bytes, decoded by libspng?)
+        "rgb": (encoded(PHOTO, "PNG"), True),
+        "rgb, text and gamma chunks": (encoded(PHOTO, "PNG", pnginfo=info, gamma=0.45455), True),
+        "rgb, hand-written filter-0 rows": (raw_png(PHOTO, 2, 8), True),
+        "rgb, text that spells eXIf": (encoded(PHOTO, "PNG", pnginfo=mentions_exif), False),
+        "rgb, 16 bits per channel": (raw_png(PHOTO.astype(np.uint16) * 257 + 3, 2, 16), False),
+        "rgb with a transparent colour": (encoded(PHOTO, "PNG", transparency=tuple(int(v) for v in PHOTO[0, 0])), False),
+        "rgba": (encoded(rgba, "PNG"), False),
+        "grey": (encoded(PHOTO[:, :, 0], "PNG"), False),
+        "palette": (encoded(Image.fromarray(PHOTO).quantize(16), "PNG"), False),
+        "exif orientation": (encoded(PHOTO, "PNG", exif=exif_orientation(6)), False),
+        "exif after the image data": (raw_png(PHOTO, 2, 8, after_idat=png_chunk(b"eXIf", exif_orientation(3))), False),
+        "animated": (two_frames.getvalue(), False),
+    }
+
+
+@pytest.mark.parametrize("name", list(png_variants()))
+def test_png_fast_path_gives_pillows_pixels_and_is_taken_only_for_plain_rgb(monkeypatch, spng_calls, name):
+    data, fast = png_variants()[name]
+    expected = without_fast_path(monkeypatch, data)
+    spng_calls.clear()
+    assert np.array_equal(load_rgb(data), expected)
+    assert bool(spng_calls) == fast
+
+
+def test_png_fast_path_on_the_shipped_pngs(monkeypatch, spng_calls):
+    from spatial_ssrl.assets import ASSETS_DIR
+
+    pngs = sorted(path for path in ASSETS_DIR.glob("*.png") if "depth" not in path.name)
+    assert len(pngs) >= 5
+    for path in pngs:
+        expected = without_fast_path(monkeypatch, path.read_bytes())
+        assert np.array_equal(load_rgb(path), expected), path.name
+    assert len(spng_calls) == len(pngs)
+
+
+def test_a_libspng_failure_falls_back_to_pillow(monkeypatch, tmp_path):
+    import pyspng
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("libspng: simulated failure")
+
+    monkeypatch.setattr(pyspng, "load", broken)
+    assert np.array_equal(load_rgb(encoded(PHOTO, "PNG")), PHOTO)
+    data = encoded(PHOTO, "PNG")
+    path = tmp_path / "cut.png"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(SceneError, match=r"cut\.png: the image is truncated or corrupt"):
+        load_rgb(path)
