@@ -209,7 +209,7 @@ def _decode_plain_png(image: Image.Image, stream: BinaryIO) -> np.ndarray | None
     if not plain or b"eXIf" in data:
         stream.seek(0)
         return None
-    try:
+    try:  # always an explicit format: pyspng's automatic one crashed on a 16-bit grey PNG (1.1.3)
         pixels = pyspng.load(data, format="RGB")
     except Exception:  # noqa: BLE001 - any libspng failure: Pillow decodes (or refuses) the file instead
         pixels = None

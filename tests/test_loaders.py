@@ -547,3 +547,53 @@ def test_a_libspng_failure_falls_back_to_pillow(monkeypatch, tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(SceneError, match=r"cut\.png: the image is truncated or corrupt"):
         load_rgb(path)
+
+
+FUZZ_PNG_FAST_PATH = r'''
+import io, struct, sys, zlib
+import numpy as np
+from PIL import Image
+from spatial_ssrl.loaders import load_rgb
+from spatial_ssrl.scene import SceneError
+
+rng = np.random.default_rng(0)
+buffer = io.BytesIO()
+Image.fromarray(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)).save(buffer, "PNG")
+base = buffer.getvalue()
+outcomes = {"loaded": 0, "refused": 0}
+for trial in range(1500):
+    data = bytearray(base)
+    kind = trial % 4
+    if kind == 0:  # bit flips after the signature and IHDR type
+        for _ in range(int(rng.integers(1, 8))):
+            i = int(rng.integers(33, len(data)))
+            data[i] ^= 1 << int(rng.integers(8))
+    elif kind == 1:  # truncation
+        data = data[:int(rng.integers(33, len(data)))]
+    elif kind == 2:  # junk inserted
+        i = int(rng.integers(33, len(data)))
+        data[i:i] = rng.bytes(int(rng.integers(1, 50)))
+    else:  # another size or interlace/filter/compression byte in IHDR, CRC fixed (still 8-bit RGB)
+        data[16:24] = struct.pack(">II", int(rng.integers(1, 2000)), int(rng.integers(1, 2000)))
+        data[26 + int(rng.integers(3))] = int(rng.integers(3))
+        data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    try:
+        pixels = load_rgb(bytes(data))
+        assert pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[2] == 3
+        outcomes["loaded"] += 1
+    except SceneError:
+        outcomes["refused"] += 1
+print(outcomes)
+'''
+
+
+def test_damaged_plain_pngs_never_crash_the_decoder():
+    """libspng is C: damaged 8-bit RGB PNGs (the only ones it is given) must load or be refused, never
+    kill the process. Run in a child process, so a crash fails this test instead of the test run."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", FUZZ_PNG_FAST_PATH], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"decoder crashed or failed (exit {result.returncode}): {result.stderr[-2000:]}"
+    outcomes = __import__("ast").literal_eval(result.stdout.strip().splitlines()[-1])
+    assert outcomes["loaded"] > 0 and outcomes["refused"] > 0
