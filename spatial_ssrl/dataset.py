@@ -29,7 +29,8 @@ import shutil
 import sqlite3
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
@@ -61,6 +62,11 @@ SPLITS = ("train", "val")
 STEPS = (*TASK_NAMES, "load scene", "encode images", "rejected")
 UNREADABLE = "image unreadable"
 BUILD_DIR = ".build"
+#: The export reads each task's image bytes back from its shard in item order, i.e. at scattered offsets
+#: of files that no longer fit the page cache at scale: a few reads in flight, ahead of the writer, keep
+#: the disk busy while the trainer format is written.
+EXPORT_READ_THREADS = 4
+EXPORT_READ_AHEAD = 64
 
 
 @dataclass(frozen=True)
@@ -547,17 +553,26 @@ def _open_index(path: Path) -> sqlite3.Connection:
 def _export(database: sqlite3.Connection, plan: Plan, out: Path, work: Path, fmt: str) -> list[str]:
     shard_dir = work / "shards"
 
+    def read(index: int, split: str, shard: str, entry: str) -> exporters.Row:
+        entry = json.loads(entry)
+        spans = entry["images"]  # written back to back: one read for the row
+        start = spans[0][0]
+        with open(shard_dir / f"{shard}.bin", "rb") as blob:
+            data = os.pread(blob.fileno(), sum(length for _, length in spans), start)
+        images = [data[offset - start:offset - start + length] for offset, length in spans]
+        return exporters.Row(index=index, split=split, variant=entry["variant"], source=entry["source"],
+                             record=entry["record"], images=images, extension=entry["extension"])
+
     def rows(split: str):
         query = "SELECT item, shard, entry FROM tasks WHERE split = ? ORDER BY item"
-        for index, shard, entry in database.execute(query, (split,)):
-            entry = json.loads(entry)
-            with open(shard_dir / f"{shard}.bin", "rb") as blob:
-                images = []
-                for offset, length in entry["images"]:
-                    blob.seek(offset)
-                    images.append(blob.read(length))
-            yield exporters.Row(index=index, split=split, variant=entry["variant"], source=entry["source"],
-                                record=entry["record"], images=images, extension=entry["extension"])
+        with ThreadPoolExecutor(EXPORT_READ_THREADS) as pool:
+            ahead: deque = deque()
+            for index, shard, entry in database.execute(query, (split,)):
+                ahead.append(pool.submit(read, index, split, shard, entry))
+                if len(ahead) > EXPORT_READ_AHEAD:
+                    yield ahead.popleft().result()
+            while ahead:
+                yield ahead.popleft().result()
 
     present = [split for split in SPLITS if database.execute("SELECT 1 FROM tasks WHERE split = ? LIMIT 1", (split,)).fetchone()]
     return exporters.export(fmt, out, {split: rows(split) for split in present}, work / "export",
