@@ -10,7 +10,9 @@ time for 81,053 tasks on this machine (target: <= 10 minutes on 2 cores), and th
 The projection is the workers' CPU time per task (process time: robust to other load on a shared
 machine) spread over 2 cores, plus the export scaled per task. The export's one-off import of pyarrow and
 `datasets` (about 1 s, paid once per build) is done before the clock starts, so that it is not multiplied
-by 81,053 / --count. `--count 81053` measures the real thing (about 20 GB of temporary output).
+by 81,053 / --count. The same run scaled by wall clock is printed beside it (noisier on a shared machine,
+and pessimistic for small --count: the pool's start and tail do not grow with the count).
+`--count 81053` measures the real thing (about 20 GB of output and 20 GB of shards, temporarily).
 """
 
 from __future__ import annotations
@@ -77,6 +79,9 @@ def main() -> None:
     print(f"projected for {PAPER_COUNT:,} tasks on 2 free cores: {projected / 60:.1f} min (workers "
           f"{PAPER_COUNT / (2 * per_core) / 60:.1f} min + export {export_81k / 60:.1f} min); target <= "
           f"{TARGET_SECONDS // 60} min: {'met' if projected <= TARGET_SECONDS else 'NOT met'}")
+    by_wall = timing["wall_seconds"] * PAPER_COUNT / produced
+    print(f"scaled from this run's wall clock instead (includes the workers' shard writes and the pool's start "
+          f"and tail, which the CPU figure leaves out): {by_wall / 60:.1f} min")
     print(f"output {size / 1e6:.0f} MB = {size / produced / 1e3:.0f} kB per task: about "
           f"{size / produced * PAPER_COUNT / 1e9:.0f} GB for {PAPER_COUNT:,} tasks")
     print(f"rejected attempts: {sum(entry['count'] for entry in manifest['rejections'])}, short: "
