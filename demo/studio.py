@@ -21,12 +21,10 @@ from spatial_ssrl import assets
 from spatial_ssrl.geometry import POINT_BUDGET, Intrinsics
 from spatial_ssrl.models.runner import MAX_PIXELS, MIN_PIXELS
 from spatial_ssrl.scene import Scene
+from spatial_ssrl.tasks.record import PNG_COMPRESS_LEVEL
 
 #: Longest side of the gallery thumbnails.
 THUMBNAIL_SIDE = 256
-#: PNG compression for files the app writes: lossless and ~6x faster to write than Pillow's default,
-#: which keeps `/task` inside its latency budget (the pixels are identical).
-PNG_LEVEL = 1
 
 
 @dataclass
@@ -162,7 +160,7 @@ def write_png(image: Image.Image, path: Path) -> Path:
     """Write `image` losslessly with fast compression; skip if the file is already there (content-addressed)."""
     if not path.exists():
         partial = path.with_name(path.name + f".{os.getpid()}.{threading.get_ident()}.part")
-        image.save(partial, format="PNG", compress_level=PNG_LEVEL)
+        image.save(partial, format="PNG", compress_level=PNG_COMPRESS_LEVEL)  # fast: keeps /task in its latency budget
         partial.replace(path)
     return path
 

@@ -41,6 +41,7 @@ from . import exporters
 from .folders import SceneSource
 from .scene import SceneError
 from .tasks import GENERATOR_VERSION, TASK_NAMES, TASKS, derive_seed, generate, shuffle
+from .tasks.record import PNG_COMPRESS_LEVEL
 from .tasks import answer_space as task_answer_space
 
 #: Version of the build procedure (plan, shards, retries); part of the fingerprint that guards resuming.
@@ -54,7 +55,7 @@ ENGINES = ("local", "ray")
 #: the task (about 90-280 ms for a 1024x768 image against 4 ms); PNG for a lossless dataset.
 IMAGE_FORMATS = {
     "jpeg": (".jpg", {"format": "JPEG", "quality": 95, "subsampling": 0}),
-    "png": (".png", {"format": "PNG", "compress_level": 1}),
+    "png": (".png", {"format": "PNG", "compress_level": PNG_COMPRESS_LEVEL}),
 }
 SPLITS = ("train", "val")
 #: What the manifest times (CPU ms): each task type's generation, decoding a scene (once per scene and

@@ -15,6 +15,11 @@ FORMAT_INSTRUCTION = (
     "The final answer MUST BE put in \\boxed{}."
 )
 
+#: zlib level of every lossless PNG the project writes (task files, app files, PNG datasets): the pixels
+#: are the same at any level; level 1 writes a 1024x768 image ~4x faster than Pillow's default (6) for
+#: files ~15% larger.
+PNG_COMPRESS_LEVEL = 1
+
 #: Bumped whenever a generator's sampling or rendering changes, so old records are recognisable.
 GENERATOR_VERSION = "3"
 
@@ -77,7 +82,7 @@ class Task:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         for name, image in zip(self.image_names(), self.images):
-            image.save(out_dir / name, format="PNG")
+            image.save(out_dir / name, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
         path = out_dir / "task.json"
         path.write_text(json.dumps(self.record(), indent=2, sort_keys=False) + "\n")
         return path
