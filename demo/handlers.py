@@ -21,7 +21,8 @@ from spatial_ssrl.audit import task_audit
 from spatial_ssrl.loaders import load_scene
 from spatial_ssrl.quality import soundness
 from spatial_ssrl.scene import Scene, SceneError
-from spatial_ssrl.tasks import FORMAT_INSTRUCTION, TASK_NAMES, ControlError, Task, generate, task_controls
+from spatial_ssrl.tasks import (FORMAT_INSTRUCTION, MULTIPLE_CHOICE, TASK_NAMES, ControlError, Task, generate,
+                                task_controls)
 
 from .studio import Studio, write_png
 
@@ -162,7 +163,8 @@ def task_view(current: Current | None, *, images=(), question="", status="", ove
 def model_images(task: Task, folder: Path) -> list[tuple[str, str]]:
     """The task's images as lossless files, captioned in the order the model receives them."""
     names = task.image_names()
-    captions = (["image 1: the picture with the hole"] + [f"option {letter}" for letter in "ABCD"]
+    options = [f"option {letter}" for letter in MULTIPLE_CHOICE["crop"]]
+    captions = (["image 1: the picture with the hole"] + options
                 if task.task == "crop" else ["the image the model sees"])
     return [(str(write_png(image, folder / name)), caption) for image, name, caption in zip(task.images, names, captions)]
 
@@ -207,7 +209,8 @@ def question_markdown(task: Task) -> str:
     """The question as the model reads it (the format instruction is added when the model runs)."""
     text = literal(task.question)
     if task.options:
-        text += "\n\n" + "  \n".join(f"**{letter}.** {option}" for letter, option in zip("ABCD", task.options))
+        listed = zip(MULTIPLE_CHOICE[task.task], task.options)
+        text += "\n\n" + "  \n".join(f"**{letter}.** {option}" for letter, option in listed)
     legend = ""
     if "regions" in task.spec:
         legend = "\n\n*3D view*: " + ", ".join(f"region {region['label']} is {REGION_COLOUR_NAMES[region['label']]}"
@@ -219,10 +222,11 @@ def question_markdown(task: Task) -> str:
 
 def answer_inputs(task: Task):
     """Letter buttons for the multiple-choice tasks, an order entry for the others."""
-    if task.task in ("crop", "position"):
-        labels = task.options or ["", "", "", ""]
+    if task.task in MULTIPLE_CHOICE:
+        letters = MULTIPLE_CHOICE[task.task]
+        labels = task.options or [""] * len(letters)
         choices = [(f"{letter}. {label}".strip(". ") if label else letter, letter)
-                   for letter, label in zip("ABCD", labels)]
+                   for letter, label in zip(letters, labels)]
         return gr.Radio(choices=choices, value=None, visible=True), gr.Textbox(value="", visible=False)
     return gr.Radio(choices=[], value=None, visible=False), gr.Textbox(value="", visible=True,
                                                                         placeholder=ANSWER_FORMATS[task.task])
@@ -403,7 +407,7 @@ def score_human(current: Current | None, choice: str | None, text: str | None, m
 
     if current is None:
         return "Generate a task first."
-    answer = choice if current.task.task in ("crop", "position") else text
+    answer = choice if current.task.task in MULTIPLE_CHOICE else text
     if not (answer or "").strip():
         return "Type or pick an answer first."
     response = human_response(answer)

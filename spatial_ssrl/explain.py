@@ -21,7 +21,7 @@ from .tasks import Task
 from .tasks._common import assemble, grid_patches
 from .tasks.crop import ANSWER, ROTATIONS, source_window
 from .tasks.flip import AXIS_NAMES, VERTICAL
-from .tasks.position import FACINGS, answer_text
+from .tasks.position import FACINGS, LETTERS, answer_text
 from .tasks.shuffle import SLOT_NAMES
 
 #: Perceptually uniform, colour-blind safe; near is dark, far is bright. It contains no grey, so the
@@ -319,7 +319,7 @@ def _explain_position(task: Task) -> str:
         f"- the camera faces f = ({fx}, {fz}) and its right hand points r = ({fz}, {-fx}); the target is in "
         "front when its offset d has d·f > 0 and to the right when d·r > 0.",
         "", f"So the target is **{truth}** of the camera: option **{task.answer}** "
-            f"({', '.join(f'{letter}. {text}' for letter, text in zip('ABCD', task.options))}).",
+            f"({', '.join(f'{letter}. {text}' for letter, text in zip(LETTERS, task.options))}).",
         "Heights in the image are ignored: only left/right and near/far count."])
 
 

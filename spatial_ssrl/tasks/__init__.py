@@ -19,13 +19,15 @@ from .controls import Control, ControlError, resolve
 from .record import FORMAT_INSTRUCTION, GENERATOR_VERSION, NoValidTask, Task, Unavailable, load_task
 
 __all__ = [
-    "TASKS", "TASK_NAMES", "Control", "ControlError", "FORMAT_INSTRUCTION", "NoValidTask", "Task",
+    "MULTIPLE_CHOICE", "TASKS", "TASK_NAMES", "Control", "ControlError", "FORMAT_INSTRUCTION", "NoValidTask", "Task",
     "Unavailable", "answer_space", "derive_seed", "generate", "load_task", "plan_item", "render_spec",
     "task_controls",
 ]
 
 TASKS: dict[str, ModuleType] = {module.NAME: module for module in (shuffle, flip, crop, depth, position)}
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)
+#: Tasks answered with an option letter -> their letters (the others are answered with an order).
+MULTIPLE_CHOICE: dict[str, str] = {name: kind.LETTERS for name, kind in TASKS.items() if hasattr(kind, "LETTERS")}
 
 
 def _kind(task: str) -> ModuleType:
