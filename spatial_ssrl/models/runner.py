@@ -127,7 +127,8 @@ def model_status(model: str | None = None, *, env: str = MODEL_ENV, default: str
         on_disk = _hub_cached(model_id)
         will_download = not on_disk and not hub_offline()
         reason = "" if on_disk else (f"it is not in the Hugging Face cache at {path}"
-                                     + (": it will be downloaded on first use" if will_download
+                                     + (": the first use downloads it from the Hugging Face Hub, if this machine "
+                                        "can reach it" if will_download
                                         else ", and HF_HUB_OFFLINE forbids downloading it"))
     installed = all(importlib.util.find_spec(name) is not None for name in ("torch", "transformers"))
     if on_disk and not installed:
