@@ -135,6 +135,8 @@ def test_records_counts_and_splits(built, folder):
     records = train + val
     assert len(records) == manifest["produced"]["total"] == 40 and manifest["produced"]["short"] == 0
     assert sorted(record["id"] for record in records) == list(range(40))
+    for split in (train, val):  # rows in item order
+        assert [record["id"] for record in split] == sorted(record["id"] for record in split)
     assert Counter(record["variant"] for record in records) == manifest["requested"]["by_variant"]
     assert manifest["produced"]["by_variant"] == manifest["requested"]["by_variant"]
     # splits by source image: no scene in both, both present, counts as the manifest says

@@ -39,6 +39,9 @@ def reference(folder, tmp_path_factory) -> dict[str, dict[str, bytes]]:
     outputs = {}
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(dataset, "SHARD_ITEMS", 4)
+        # the export reads rows one at a time here; the other builds read a few ahead on several threads
+        patch.setattr(dataset, "EXPORT_READ_THREADS", 1)
+        patch.setattr(dataset, "EXPORT_READ_AHEAD", 0)
         for fmt in ("jsonl", "easyr1"):
             out = tmp_path_factory.mktemp("reference") / fmt
             build(discover_scenes(folder), out, count=COUNT, seed=SEED, fmt=fmt, val_fraction=0.25, workers=1,
@@ -57,6 +60,7 @@ def test_two_workers_and_another_listing_order_give_identical_bytes(fmt, referen
             yield root, subfolders[::-1], names[::-1]
 
     monkeypatch.setattr(os, "walk", reversed_walk)
+    monkeypatch.setattr(dataset, "EXPORT_READ_AHEAD", 5)  # a window smaller than a split: reads overtake writes
     manifest = build(discover_scenes(folder), tmp_path / "out", count=COUNT, seed=SEED, fmt=fmt, val_fraction=0.25,
                      workers=2, progress=False)
     assert manifest["config"]["workers"] == 2 and manifest["produced"]["total"] == COUNT
