@@ -75,19 +75,33 @@ def thumbnail_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).mean())
 
 
+def thumbnail_distances(thumbs: list[np.ndarray]) -> list[list[float]]:
+    """The symmetric matrix of `thumbnail_distance` between thumbnails (0 on the diagonal), each pair once."""
+    count = len(thumbs)
+    distances = [[0.0] * count for _ in range(count)]
+    for i in range(count):
+        for j in range(i + 1, count):
+            distances[i][j] = distances[j][i] = thumbnail_distance(thumbs[i], thumbs[j])
+    return distances
+
+
+def closest_and_medoid(thumbs: list[np.ndarray]) -> tuple[float, int]:
+    """On thumbnails: the closest pair's distance and the medoid's index (`closest_pair`, `medoid`)."""
+    distances = thumbnail_distances(thumbs)
+    closest = min(distances[i][j] for i in range(len(thumbs)) for j in range(i + 1, len(thumbs)))
+    return closest, int(np.argmin([sum(row) for row in distances]))
+
+
 def medoid(patches: list[np.ndarray]) -> int:
     """Index of the patch with the smallest total distance to the others: the pick of a shortcut that
     chooses the most typical option (crop distractors are all made from the answer, so it is often central)."""
-    thumbs = [thumbnail(patch) for patch in patches]
-    totals = [sum(thumbnail_distance(a, b) for b in thumbs) for a in thumbs]
-    return int(np.argmin(totals))
+    return closest_and_medoid([thumbnail(patch) for patch in patches])[1]
 
 
 def closest_pair(patches: list[np.ndarray]) -> tuple[float, int, int]:
     """(distance, i, j) of the two most similar patches: the pair most likely to be confused."""
-    thumbs = [thumbnail(patch) for patch in patches]
-    return min((thumbnail_distance(thumbs[i], thumbs[j]), i, j)
-               for i in range(len(thumbs)) for j in range(i + 1, len(thumbs)))
+    distances = thumbnail_distances([thumbnail(patch) for patch in patches])
+    return min((distances[i][j], i, j) for i in range(len(patches)) for j in range(i + 1, len(patches)))
 
 
 # ------------------------------------------------------------------------------------- region search

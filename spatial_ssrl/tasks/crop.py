@@ -14,7 +14,7 @@ import functools
 import numpy as np
 from PIL import Image
 
-from ._common import DISTANCE_THUMBNAIL, scene_cached, thumbnail_distance
+from ._common import DISTANCE_THUMBNAIL, closest_and_medoid, scene_cached
 from .controls import Control
 from .record import NoValidTask, Rendered
 
@@ -130,19 +130,6 @@ def option_thumbnails(scene, box: list[int], kinds: list[str]) -> list[np.ndarra
             by_window[window] = window_thumbnail(image, window)
         thumbs.append(np.rot90(by_window[window], k=ROTATIONS.get(kind, 0)))
     return thumbs
-
-
-def closest_and_medoid(thumbs: list[np.ndarray]) -> tuple[float, int]:
-    """(`closest_pair(thumbs)[0]`, `medoid(thumbs)`) for DISTANCE_THUMBNAIL^2 thumbnails, on which
-    `_common.thumbnail` is the identity: the same distances summed in the same order, each computed once."""
-    n = len(thumbs)
-    distances = [[0.0] * n for _ in range(n)]
-    for i in range(n):
-        for j in range(i + 1, n):
-            distances[i][j] = distances[j][i] = thumbnail_distance(thumbs[i], thumbs[j])
-    closest = min(distances[i][j] for i in range(n) for j in range(i + 1, n))
-    totals = [sum(row) for row in distances]
-    return closest, int(np.argmin(totals))
 
 
 @functools.cache
