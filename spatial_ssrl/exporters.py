@@ -32,8 +32,9 @@ ROW_GROUP = 64
 #: compressing, dictionary-encoding or computing min/max statistics of them costs CPU (about 3/4 of the
 #: export) and gains nothing; the small text columns keep parquet's defaults.
 IMAGE_BYTES_COLUMN = "images.list.element.bytes"
-#: Parquet data pages of up to 8 MB (default 1 MB): a few large images per page, fewer page copies.
-IMAGE_PAGE_BYTES = 8 << 20
+#: Parquet data pages of up to 8 MB (default 1 MB): a few large images per page, fewer page copies (the
+#: small columns never fill a page within a row group of ROW_GROUP rows).
+PAGE_BYTES = 8 << 20
 
 _MARKER = re.compile(r"<image(\d+)>")
 
@@ -142,7 +143,7 @@ def _write_parquet(path: Path, rows: Iterable[Row]) -> Path:
     with pq.ParquetWriter(temporary, schema, compression={**{name: "snappy" for name in other_columns},
                                                           IMAGE_BYTES_COLUMN: "none"},
                           use_dictionary=other_columns, write_statistics=other_columns,
-                          data_page_size=IMAGE_PAGE_BYTES) as writer:
+                          data_page_size=PAGE_BYTES) as writer:
         batch = []
         for row in rows:
             batch.append(table_row(row))
