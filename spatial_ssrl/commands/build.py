@@ -26,7 +26,7 @@ def register(subparsers) -> None:
                         help="'paper' (the Spatial-SSRL-81k proportions) or NAME=WEIGHT,... with tasks "
                              "(shuffle, flip, crop, depth, position) or variants (e.g. shuffle:2x2-masked)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", required=True, type=Path, help="output folder (new, empty, or an unfinished build)")
+    parser.add_argument("--out", required=True, type=Path, help="output folder (new, empty, or a build of this command; see --overwrite)")
     parser.add_argument("--format", dest="fmt", choices=FORMATS, default="easyr1")
     parser.add_argument("--val-fraction", type=float, default=0.0,
                         help="fraction of the source images whose tasks form the val split")
@@ -37,7 +37,12 @@ def register(subparsers) -> None:
                         help="encoding of the task images (jpeg: quality 95, 4:4:4; png: lossless, slower)")
     parser.add_argument("--depth-scale", type=float, default=None,
                         help="metres per unit for integer depth files (default: millimetres for 16-bit PNG)")
-    parser.add_argument("--overwrite", action="store_true", help="replace a finished or different build in --out")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the build in --out (finished, or unfinished with other inputs or settings), "
+                             "deleting only what that build wrote: manifest.json, .build/, its split files and "
+                             "the images it named; other files stay. Refused if --out holds a manifest.json or "
+                             ".build/ that spatial-ssrl build did not write, or a file the new build would "
+                             "overwrite. An unfinished build of the same inputs is resumed either way")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 

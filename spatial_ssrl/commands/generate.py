@@ -24,8 +24,10 @@ def register(subparsers) -> None:
 
     parser = subparsers.add_parser(
         "generate", help="generate pretext tasks from one image (and its depth)",
-        description="Generate Spatial-SSRL pretext tasks. Writes DIR/task.json and the images it names "
-                    "(or DIR/0000/, DIR/0001/, ... with --count).",
+        description="Generate Spatial-SSRL pretext tasks. Writes DIR/task.json and the images it names, or "
+                    "DIR/unavailable.json when the image admits no such task (or DIR/0000/, DIR/0001/, ... with "
+                    "--count). What an earlier run wrote in DIR is replaced; other files are left alone, and a "
+                    "file the run would overwrite that spatial-ssrl did not write is refused.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--task", required=True, choices=TASK_NAMES)
     parser.add_argument("--image", required=True, type=Path, help="RGB image (PNG/JPEG/WebP/...)")
@@ -60,12 +62,10 @@ def run(args) -> int:
         seed = args.seed if args.count == 1 else derive_seed(args.seed, index)
         folder = args.out if args.count == 1 else args.out / f"{index:04d}"
         result = generate(scene, args.task, seed, settings)
+        path = result.save(folder)
         if result.ok:
-            result.save(folder)
-            print(f"{folder / 'task.json'}: answer {result.answer}")
+            print(f"{path}: answer {result.answer}")
         else:
             unavailable += 1
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "unavailable.json").write_text(json.dumps(result.record(), indent=2) + "\n")
             print(f"{folder}: no valid {args.task} task: {result.reason}", file=sys.stderr)
     return 0 if unavailable < args.count else 1

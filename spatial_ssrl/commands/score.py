@@ -15,7 +15,8 @@ def register(subparsers) -> None:
         description="Score with the Spatial-SSRL reward. With --answer, read one response on standard input "
                     "and print one JSON object. With --jsonl, read lines with 'response' and 'ground_truth' "
                     "(optional 'task', 'options') and print one JSON object per line, in order; a line that "
-                    "cannot be scored gives {\"line\": N, \"error\": ...}.",
+                    "cannot be scored (not UTF-8, not JSON, blank, nested too deeply, missing fields) gives "
+                    "{\"line\": N, \"error\": ...} and the exit status 1, and the other lines are still scored.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--answer", metavar="GT", help="ground-truth answer for the response on stdin")
@@ -35,27 +36,36 @@ def run(args) -> int:
     from ..verify import score
 
     if args.answer is not None:
-        result = score(sys.stdin.read(), args.answer, mode=args.mode, task=args.task, options=args.options)
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        with _open("-") as stdin:
+            response = _decode(stdin.read(), "standard input")
+        _print(score(response, args.answer, mode=args.mode, task=args.task, options=args.options).to_dict())
         return 0
     failed = 0
     with _open(args.jsonl) as lines:
         for number, line in enumerate(lines, start=1):
             try:
-                print(json.dumps(score_line(line, args.mode), ensure_ascii=False))
-            except ValueError as error:
+                _print(score_line(line, args.mode, first=number == 1))
+            except Exception as error:  # one line's problem, whatever it is, must not cost the others
                 failed += 1
-                print(json.dumps({"line": number, "error": str(error)}, ensure_ascii=False))
+                reason = error if isinstance(error, ValueError) else f"{type(error).__name__}: {error} (please report)"
+                _print({"line": number, "error": str(reason)})
     return 1 if failed else 0
 
 
-def score_line(line: str, mode: str) -> dict:
-    """One JSONL record scored; ValueError (with the reason) for a record that is not a valid input."""
+def score_line(line: bytes | str, mode: str, first: bool = False) -> dict:
+    """One JSONL record scored; ValueError (with the reason) for a record that is not a valid input.
+    The line arrives as bytes so that a line that is not UTF-8 is that line's error, not the file's."""
     from ..verify import score
 
+    if isinstance(line, bytes):
+        line = _decode(line, "the line", bom=first)
+    if not line.strip():
+        raise ValueError("blank line")
     try:
         record = json.loads(line)
-    except json.JSONDecodeError as error:
+    except RecursionError:  # json.loads recurses once per bracket
+        raise ValueError("not JSON: nested too deeply") from None
+    except ValueError as error:  # JSONDecodeError, and integers too long to convert
         raise ValueError(f"not JSON: {error}") from None
     if not isinstance(record, dict):
         raise ValueError("expected a JSON object with 'response' and 'ground_truth'")
@@ -70,5 +80,24 @@ def score_line(line: str, mode: str) -> dict:
                  options=options).to_dict()
 
 
+def _decode(data: bytes, what: str, bom: bool = False) -> str:
+    """UTF-8 text (a leading byte-order mark allowed where `bom`); ValueError naming `what` otherwise."""
+    try:
+        return data.decode("utf-8-sig" if bom else "utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{what} is not UTF-8: byte {data[error.start]:#04x} at offset {error.start}") from None
+
+
+def _print(result: dict) -> None:
+    """One JSON line, readable where the output's encoding allows, escaped where it does not (a lone
+    surrogate from a JSON escape, or a console that is not UTF-8) rather than a traceback."""
+    try:
+        print(json.dumps(result, ensure_ascii=False))
+    except UnicodeEncodeError:
+        print(json.dumps(result))
+
+
 def _open(path: str):
-    return open(sys.stdin.fileno(), encoding="utf-8", closefd=False) if path == "-" else open(path, encoding="utf-8")
+    """The file, or standard input for '-', as bytes: lines are decoded one by one by `score_line`. Standard
+    input is file descriptor 0, so that a closed one is an OSError (a one-line error), not a traceback."""
+    return open(0 if path == "-" else path, "rb", closefd=path != "-")

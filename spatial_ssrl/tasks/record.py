@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,15 @@ PNG_COMPRESS_LEVEL = 1
 
 #: Bumped whenever a generator's sampling or rendering changes, so old records are recognisable.
 GENERATOR_VERSION = "3"
+
+#: The record a saved folder holds: a task, or the reason there is none.
+TASK_FILE, UNAVAILABLE_FILE = "task.json", "unavailable.json"
+#: The keys each record is saved with: how a folder's record is recognised as one `save` wrote.
+SAVED_KEYS = {
+    TASK_FILE: ("task", "seed", "controls", "question", "answer", "options", "images", "scene", "spec", "version"),
+    UNAVAILABLE_FILE: ("task", "seed", "controls", "unavailable", "scene"),
+}
+_IMAGE_NAME = re.compile(r"image_\d+\.png")
 
 
 class NoValidTask(Exception):
@@ -78,12 +89,13 @@ class Task:
         }
 
     def save(self, out_dir: str | Path) -> Path:
-        """Write task.json and the images (PNG, lossless) into `out_dir`; return the task.json path."""
+        """Write task.json and the images (PNG, lossless) into `out_dir`, in place of what an earlier save
+        wrote there (`clear_saved`); return the task.json path."""
         out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        clear_saved(out_dir, [*self.image_names(), TASK_FILE])
         for name, image in zip(self.image_names(), self.images):
             image.save(out_dir / name, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-        path = out_dir / "task.json"
+        path = out_dir / TASK_FILE
         path.write_text(json.dumps(self.record(), indent=2, sort_keys=False) + "\n")
         return path
 
@@ -109,11 +121,59 @@ class Unavailable:
             "scene": self.scene,
         }
 
+    def save(self, out_dir: str | Path) -> Path:
+        """Write unavailable.json into `out_dir`, in place of what an earlier save wrote there
+        (`clear_saved`); return its path."""
+        out_dir = Path(out_dir)
+        clear_saved(out_dir, [UNAVAILABLE_FILE])
+        path = out_dir / UNAVAILABLE_FILE
+        path.write_text(json.dumps(self.record(), indent=2) + "\n")
+        return path
+
+
+def clear_saved(out_dir: Path, names: list[str]) -> None:
+    """Make room in `out_dir` for a new save's files `names`: delete what an earlier save wrote there (its
+    record and the images that record lists), so no task.json stays beside a new unavailable.json and no
+    image of an earlier task stays beside a new one. Anything else in the folder is left alone; a record a
+    save did not write, or a file the new save would overwrite that no save wrote, is refused (ValueError)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    earlier = []
+    for record_name in SAVED_KEYS:
+        path = out_dir / record_name
+        if not os.path.lexists(path):
+            continue
+        record = _saved_record(path)
+        if record is None:
+            raise ValueError(f"{path}: not written by spatial-ssrl generate; refusing to replace it "
+                             f"(choose another --out, or move it)")
+        earlier += [record_name, *record.get("images", [])]
+    earlier = [name for name in earlier if (out_dir / name).is_symlink() or (out_dir / name).is_file()]
+    blocked = [name for name in names if os.path.lexists(out_dir / name) and name not in earlier]
+    if blocked:
+        raise ValueError(f"{out_dir / blocked[0]}: exists and was not written by spatial-ssrl generate; refusing "
+                         f"to overwrite it (choose another --out, or move it)")
+    for name in earlier:
+        (out_dir / name).unlink()
+
+
+def _saved_record(path: Path) -> dict | None:
+    """The record at `path` if `save` wrote it (its keys, images named as `save` names them), else None."""
+    try:
+        record = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(record, dict) or not all(key in record for key in SAVED_KEYS[path.name]):
+        return None
+    images = record.get("images", [])
+    named_as_saved = isinstance(images, list) and all(isinstance(name, str) and _IMAGE_NAME.fullmatch(name)
+                                                      for name in images)
+    return record if named_as_saved else None
+
 
 def load_task(task_dir: str | Path) -> tuple[dict, list[Image.Image]]:
     """Read a saved task folder back: its record and its images (loaded into memory)."""
     task_dir = Path(task_dir)
-    record = json.loads((task_dir / "task.json").read_text())
+    record = json.loads((task_dir / TASK_FILE).read_text())
     images = []
     for name in record["images"]:
         with Image.open(task_dir / name) as image:
