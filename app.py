@@ -10,10 +10,16 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
+import signal
+import sys
 
 from demo import Studio, build_demo, handlers, launch_options
 from spatial_ssrl.models.zerogpu import on_zero_gpu
+from demo.task_files import MAX_BYTES
 from spatial_ssrl.geometry import POINT_BUDGET
+
+#: Default disk cap of the per-task files, in MB.
+CACHE_MB = MAX_BYTES // 2**20
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -26,7 +32,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="address to listen on (0.0.0.0 to serve the network)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     parser.add_argument("--point-budget", type=int, default=POINT_BUDGET, help="points in the 3D view")
-    return parser.parse_args(argv)
+    parser.add_argument("--cache-mb", type=float, default=float(os.environ.get("SPATIAL_SSRL_CACHE_MB", CACHE_MB)),
+                        help="disk for the per-task files (images, overlays, 3D views) before the least recently "
+                             "used are removed (default: $SPATIAL_SSRL_CACHE_MB, else %(default)s)")
+    args = parser.parse_args(argv)
+    if not 0 < args.cache_mb < float("inf"):
+        parser.error(f"--cache-mb must be a positive number of megabytes, got {args.cache_mb}")
+    return args
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:
@@ -39,10 +51,18 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         pass
 
 
+def exit_on_terminate() -> None:
+    """Make SIGTERM (how a Space or a container stops the app) a normal exit, so that exit handlers run and
+    the app's files are removed, as they are after Ctrl-C."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
 def main(argv=None) -> None:
     limit_malloc_arenas()
+    exit_on_terminate()
     args = parse_args(argv)
-    studio = Studio.from_environment(args.model, args.depth_model, point_budget=args.point_budget)
+    studio = Studio.from_environment(args.model, args.depth_model, point_budget=args.point_budget,
+                                     cache_bytes=int(args.cache_mb * 2**20))
     print(studio.status().banner().replace("**", ""), flush=True)
     if on_zero_gpu():  # ZeroGPU wants weights moved to its GPU at start-up, outside the GPU-decorated calls
         _, problem = handlers.load_vlm(studio)

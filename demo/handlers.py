@@ -21,15 +21,18 @@ from spatial_ssrl.audit import task_audit
 from spatial_ssrl.loaders import load_scene
 from spatial_ssrl.quality import soundness
 from spatial_ssrl.scene import Scene, SceneError
-from spatial_ssrl.tasks import (FORMAT_INSTRUCTION, MULTIPLE_CHOICE, TASK_NAMES, ControlError, Task, generate,
-                                task_controls)
+from spatial_ssrl.tasks import (FORMAT_INSTRUCTION, MAX_SEED, MULTIPLE_CHOICE, TASK_NAMES, ControlError, Task,
+                                check_seed, generate, task_controls)
+from spatial_ssrl.tasks.controls import shown
 
+from .markdown import cell, code, text
 from .studio import Studio, write_png
 
 #: Seeds drawn by "New task": short enough to read out in a talk and type into a URL.
 SEED_RANGE = 1_000_000
-#: Query-string keys that are not controls.
+#: Query-string keys that are not controls (Gradio reads `view`, `lang` and `__theme` itself).
 LINK_KEYS = ("scene", "task", "seed")
+GRADIO_LINK_KEYS = ("view", "lang", "__theme")
 ANSWER_FORMATS = {
     "shuffle": "e.g. 0-2-3-1: for each original place in reading order, the label that belongs there",
     "flip": "Label-Direction, e.g. 3-0 (0 = flipped vertically, 1 = horizontally)",
@@ -87,7 +90,7 @@ def load_upload(studio: Studio, previous: Scene | None, rgb, depth, mask, depth_
         scene = load_scene(rgb, depth or None, mask or None, depth_scale=depth_scale or None,
                            name=Path(rgb).stem)
     except SceneError as error:
-        return previous, f"⚠ **That upload cannot be used**: {error}"
+        return previous, f"⚠ **That upload cannot be used**: {cell(error)}"
     note = ""
     if estimate and not scene.has_depth:
         scene, note = estimate_depth(studio, scene)
@@ -101,23 +104,23 @@ def estimate_depth(studio: Studio, scene: Scene) -> tuple[Scene, str]:
 
         return estimate_scene_depth(scene, studio.depth_model), ""
     except (OSError, ImportError) as error:  # ModelUnavailable is an OSError; ImportError: no torch
-        return scene, f"\n\n⚠ **Depth could not be estimated**: {error}"
+        return scene, f"\n\n⚠ **Depth could not be estimated**: {cell(error)}"
 
 
 def describe_scene(studio: Studio, scene: Scene) -> str:
     """Markdown: the scene's name, size, where its depth came from, and its licence if shipped."""
-    lines = [f"**{scene.name}**: {scene.width}x{scene.height} px."]
+    lines = [f"**{cell(scene.name)}**: {scene.width}x{scene.height} px."]
     origin = scene.depth_origin
     if origin == "sensor":
         valid = float(scene.valid.mean())
-        lines.append(f"Depth: from a file (`{scene.sources.get('depth', 'depth')}`), known at {valid:.0%} of pixels.")
+        lines.append(f"Depth: from a file ({code(scene.sources.get('depth', 'depth'))}), known at {valid:.0%} of pixels.")
     elif origin and origin.startswith("estimated:"):
-        lines.append(f"Depth: estimated by the model `{origin.split(':', 1)[1]}` (relative depth, not measured).")
+        lines.append(f"Depth: estimated by the model {code(origin.split(':', 1)[1])} (relative depth, not measured).")
     else:
         lines.append("Depth: none. The depth and position tasks need depth: upload a depth file, or tick "
                      f"*Estimate depth* (needs the depth model `{studio.depth_model}`).")
     for entry in studio.shipped():
-        if entry["name"] == scene.name:
+        if entry["name"] == scene.name and studio.is_shipped(scene):  # an upload called room.png is not the room
             lines.append(f"{entry['description']}. Licence: {entry['licence']}.")
     return "\n\n".join(lines)
 
@@ -128,36 +131,72 @@ def render_task(studio: Studio, scene: Scene | None, task_name: str, seed, *valu
     """Generate the task and every view of it. Returns, in order: task state, model-facing images (with
     captions), question, status, overlay, depth map, 3D view, option radio, answer box, then cleared
     revealed answer, spec, the permalink, and cleared chat, reward, group table, group summary, own score,
-    then the soundness panel hidden with its soundness and baseline texts cleared (they tell the answer)."""
+    then the soundness panel hidden with its soundness and baseline texts cleared (they tell the answer),
+    and last the seed used (an out-of-range seed is replaced, and the status says so)."""
+    seed, seed_note = valid_seed(seed)
+    notes = [seed_note] if seed_note else []
     if scene is None:
-        return task_view(None, status="⚠ Choose a shipped scene or upload one first.")
-    seed = int(seed or 0)
+        return task_view(None, seed, status="⚠ Choose a shipped scene or upload one first.")
     controls = controls_for(task_name, values)
     link = permalink(studio, scene, task_name, seed, controls)
     try:
         task = generate(scene, task_name, seed, controls)
     except ControlError as error:
-        return task_view(None, status=f"⚠ {error}", link=link)
+        return task_view(None, seed, status=status_markdown([*notes, f"⚠ {cell(error)}"]), link=link)
     if not task.ok:
-        return task_view(None, status=f"**No {task_name} task in this scene** (seed {seed}): {task.reason}.",
-                         depth=depth_map_file(studio, scene, None, task_name, seed, controls), link=link)
+        notes.append(f"**No {task_name} task in this scene** (seed {seed}): {cell(task.reason)}.")
+        return task_view(None, seed, status=status_markdown(notes), link=link,
+                         depth=depth_map_file(studio, scene, None, task_name, seed, controls))
     current = Current(scene, task, studio.intrinsics(scene))
     folder = studio.task_dir(scene, task_name, seed, task.controls)
-    choice, text = answer_inputs(task)
-    note = "" if link else "This scene was uploaded, so there is no permalink for it."
-    return task_view(current, images=model_images(task, folder), question=question_markdown(task), status=note,
-                     overlay=overlay_file(current, folder, reveal=False),
+    choice, answer_box = answer_inputs(task)
+    if not link:
+        notes.append("This scene was uploaded, so there is no permalink for it.")
+    return task_view(current, seed, images=model_images(task, folder), question=question_markdown(task),
+                     status=status_markdown(notes), overlay=overlay_file(current, folder, reveal=False),
                      depth=depth_map_file(studio, scene, task, task_name, seed, controls),
-                     points=point_view_file(studio, current, folder), choice=choice, text=text, link=link)
+                     points=point_view_file(studio, current, folder), choice=choice, text=answer_box, link=link)
 
 
-def task_view(current: Current | None, *, images=(), question="", status="", overlay=None, depth=None, points=None,
-              choice=None, text=None, link="") -> tuple:
+def task_view(current: Current | None, seed: int, *, images=(), question="", status="", overlay=None, depth=None,
+              points=None, choice=None, text=None, link="") -> tuple:
     """The render outputs in wiring order; answer, chat and scores start cleared for every new task."""
     choice = choice if choice is not None else gr.Radio(visible=False)
     text = text if text is not None else gr.Textbox(visible=False)
     return (current, list(images), question, status, overlay, depth, points, choice, text,
-            "", gr.JSON(value=None, visible=False), link, [], "", [], "", "", gr.Accordion(visible=False), "", "")
+            "", gr.JSON(value=None, visible=False), link, [], "", [], "", "", gr.Accordion(visible=False), "", "",
+            seed)
+
+
+def valid_seed(value) -> tuple[int, str]:
+    """A task seed from the Seed box or a link: (seed, "" or a note). Empty means 0; a value outside
+    0..MAX_SEED (or not a whole number) is replaced by the nearest seed in range, and the note says so."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 0, ""
+    try:
+        return check_seed(value), ""
+    except ControlError:
+        pass
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = float("nan")
+    if number != number:  # NaN or not a number at all
+        seed = 0
+    else:
+        seed = int(min(max(number, 0), MAX_SEED))
+    return seed, (f"⚠ Seed {cell(shown(value))} is not a whole number from 0 to {MAX_SEED}; "
+                  f"showing seed {seed} instead.")
+
+
+def status_markdown(notes: list[str]) -> str:
+    """The notes above the task (each already Markdown), one paragraph each."""
+    return "\n\n".join(note for note in notes if note)
+
+
+def with_link_notes(notes: list[str], status: str) -> str:
+    """The status after a permalink opened: what the link asked for that was replaced, first."""
+    return status_markdown([*notes, status])
 
 
 def model_images(task: Task, folder: Path) -> list[tuple[str, str]]:
@@ -207,17 +246,17 @@ def point_view_of(studio: Studio, current: Current | None) -> str | None:
 
 def question_markdown(task: Task) -> str:
     """The question as the model reads it (the format instruction is added when the model runs)."""
-    text = literal(task.question)
+    question = text(task.question)
     if task.options:
         listed = zip(MULTIPLE_CHOICE[task.task], task.options)
-        text += "\n\n" + "  \n".join(f"**{letter}.** {option}" for letter, option in listed)
+        question += "\n\n" + "  \n".join(f"**{letter}.** {text(option)}" for letter, option in listed)
     legend = ""
     if "regions" in task.spec:
         legend = "\n\n*3D view*: " + ", ".join(f"region {region['label']} is {REGION_COLOUR_NAMES[region['label']]}"
                                                for region in task.spec["regions"])
         if task.task == "position":
             legend += "; the yellow camera and arrow show where camera stands and faces"
-    return f"**Question** ({task.task}, seed {task.seed})\n\n{text}{legend}"
+    return f"**Question** ({task.task}, seed {task.seed})\n\n{question}{legend}"
 
 
 def answer_inputs(task: Task):
@@ -234,8 +273,7 @@ def answer_inputs(task: Task):
 
 def permalink(studio: Studio, scene: Scene, task: str, seed: int, controls: dict) -> str:
     """The query string that rebuilds this task for anyone; only controls that differ from the default."""
-    shipped = {entry["name"] for entry in studio.shipped()}
-    if scene.name not in shipped or studio.scene(scene.name) is not scene:  # an upload cannot be linked
+    if not studio.is_shipped(scene):  # an upload cannot be linked
         return ""
     defaults = {control.name: control.default for control in task_controls(task)}
     changed = {name: value for name, value in controls.items()
@@ -252,30 +290,39 @@ def control_value(default, value):
 
 
 def from_query(studio: Studio, params: dict) -> tuple:
-    """Read a permalink: (scene state, scene description, scene name, task, seed, *every control value).
-
-    Unknown scenes or bad values fall back to the defaults with a note, never an error page."""
+    """Read a permalink: (scene state, scene description, notes on the link, scene name, task, seed, *every
+    control value). Every value in a link is hostile until checked: an unknown scene or task falls back to
+    the default, an out-of-range seed or control value is moved into range, a malformed one is ignored, and
+    each replacement is a note (shown above the task) quoting what the link said, as text."""
     names = [entry["name"] for entry in studio.shipped()]
-    name = params.get("scene") if params.get("scene") in names else default_scene(studio)
-    task = params.get("task") if params.get("task") in TASK_NAMES else TASK_NAMES[0]
-    try:
-        seed = max(0, int(params.get("seed", 0)))
-    except ValueError:
-        seed = 0
+    asked_scene, asked_task = params.get("scene"), params.get("task")
+    name = asked_scene if asked_scene in names else default_scene(studio)
+    task = asked_task if asked_task in TASK_NAMES else TASK_NAMES[0]
     notes = []
-    if params.get("scene") and params["scene"] not in names:
-        notes.append(f"⚠ The link names an unknown scene {params['scene']!r}; showing {name}.")
+    if asked_scene is not None and asked_scene not in names:
+        notes.append(f"⚠ The link names an unknown scene {cell(shown(asked_scene))}; showing {name}.")
+    if asked_task is not None and asked_task not in TASK_NAMES:
+        notes.append(f"⚠ The link names an unknown task {cell(shown(asked_task))} (tasks: "
+                     f"{', '.join(TASK_NAMES)}); showing {task}.")
+    seed, seed_note = valid_seed(params.get("seed"))
+    notes += [seed_note] if seed_note else []
+    known = {control.name for owner, control in control_layout() if owner == task}
+    unknown = sorted(set(params) - {*LINK_KEYS, *GRADIO_LINK_KEYS} - known)
+    if unknown:
+        notes.append(f"⚠ The link sets {cell(', '.join(shown(key) for key in unknown[:5]))}, which "
+                     f"{'is not a control' if len(unknown) == 1 else 'are not controls'} of {task}; ignored.")
     values = []
     for owner, control in control_layout():
         value = control.default
         if owner == task and control.name in params:
             try:
-                value = control.coerce(params[control.name])
+                value, note = control.clamp(params[control.name])
+                notes += [f"⚠ The link's {cell(note)}."] if note else []
             except ControlError as error:
-                notes.append(f"⚠ Link ignored a bad control: {error}")
+                notes.append(f"⚠ The link's control was ignored (the default is used): {cell(error)}")
         values.append(value)
     scene, info = pick_shipped(studio, name)
-    return (scene, "\n\n".join([info, *notes]), name, task, seed, *values)
+    return (scene, info, notes, name, task, seed, *values)
 
 
 def default_scene(studio: Studio) -> str:
@@ -381,16 +428,11 @@ def baselines_markdown(audit: dict) -> str:
              "| --- | --- | --- | --- | --- | --- |"]
     for row in rows:
         lines.append(f"| `{row['name']}` | {cell(row['description'])} | {cell(row['response'])} "
-                     f"| `{cell(str(row['extracted']))}` | {'✔' if row['accuracy'] == 1 else '✘'} "
+                     f"| {code(row['extracted'])} | {'✔' if row['accuracy'] == 1 else '✘'} "
                      f"| {row['overall']:g} |")
     lines += ["", "One task proves little: `spatial-ssrl audit` measures how often each shortcut wins over "
                   "hundreds of tasks (README: 'Task soundness and shortcut audit')."]
     return "\n".join(lines)
-
-
-def cell(text: str) -> str:
-    """Text shown as written in Markdown, for a table cell too: one line, `|` no column break, `~` no strike."""
-    return literal(" ".join(text.split())).replace("|", "\\|").replace("~", "\\~")
 
 
 def human_response(answer: str) -> str:
@@ -401,27 +443,27 @@ def human_response(answer: str) -> str:
     return f"<think></think> \\boxed{{{answer}}}"
 
 
-def score_human(current: Current | None, choice: str | None, text: str | None, mode: str) -> str:
+def score_human(current: Current | None, choice: str | None, typed: str | None, mode: str) -> str:
     """Score a person's answer with the same verifier that scores the model."""
     from spatial_ssrl.verify import score
 
     if current is None:
         return "Generate a task first."
-    answer = choice if current.task.task in MULTIPLE_CHOICE else text
+    answer = choice if current.task.task in MULTIPLE_CHOICE else typed
     if not (answer or "").strip():
         return "Type or pick an answer first."
     response = human_response(answer)
     result = score(response, current.task.answer, mode=mode, task=current.task.task, options=current.task.options)
     verdict = "✔ Right" if result.accuracy else "✘ Not right"
-    return f"{verdict}. Scored as the response `{response}`.\n\n{reward_markdown(result)}"
+    return f"{verdict}. Scored as the response {code(response)}.\n\n{reward_markdown(result)}"
 
 
 def reward_markdown(result) -> str:
     """A verifier Score as a small table: format, accuracy, overall, what was extracted, which mode."""
     return "\n".join([
         "| format | accuracy | overall | extracted | mode |", "| --- | --- | --- | --- | --- |",
-        f"| {result.format:g} | {result.accuracy:g} | {result.overall:g} | `{result.extracted}` | {result.mode} |",
-        "", f"{result.reason}" if getattr(result, "reason", "") else ""]).rstrip()
+        f"| {result.format:g} | {result.accuracy:g} | {result.overall:g} | {code(result.extracted)} | {result.mode} |",
+        "", text(result.reason) if getattr(result, "reason", "") else ""]).rstrip()
 
 
 def api_score(response: str, answer: str, mode: str = "strict", task: str = "", options: str = "") -> dict:
@@ -442,10 +484,7 @@ def parse_options(options) -> list[str] | None:
     if isinstance(options, str):
         if not options.strip():
             return None
-        try:
-            options = json.loads(options)
-        except json.JSONDecodeError as error:
-            raise gr.Error(f'options must be a JSON list of strings, e.g. ["Left", "Right"]: {error}') from None
+        options = api_json(options, 'options must be a JSON list of strings, e.g. ["Left", "Right"]')
     if options is None:
         return None
     if not isinstance(options, list) or not all(isinstance(option, str) for option in options):
@@ -460,17 +499,31 @@ def api_scenes(studio: Studio) -> list[str]:
 
 def api_generate(studio: Studio, scene_name: str, task_name: str, seed, controls_json: str) -> tuple[Scene, Task]:
     """(scene, task or Unavailable) for an API request; bad input raises gr.Error saying what was wrong."""
-    try:
-        controls = json.loads(controls_json) if (controls_json or "").strip() else {}
-    except json.JSONDecodeError as error:
-        raise gr.Error(f"controls must be a JSON object, e.g. {{\"grid\": \"1x3\"}}: {error}") from None
+    controls = api_json(controls_json, 'controls must be a JSON object, e.g. {"grid": "1x3"}') \
+        if (controls_json or "").strip() else {}
     if not isinstance(controls, dict):
         raise gr.Error("controls must be a JSON object (name -> value)")
     try:
         scene = studio.scene(scene_name)
-        return scene, generate(scene, task_name, int(seed or 0), controls)
+        return scene, generate(scene, task_name, 0 if seed is None else seed, controls)
     except (SceneError, ControlError) as error:
         raise gr.Error(str(error)) from None
+
+
+#: Longest JSON text the API parses (controls and options are a few hundred bytes at most).
+MAX_API_JSON = 100_000
+
+
+def api_json(value: str, expected: str):
+    """Parse a small JSON argument of the API, or gr.Error saying what was expected: malformed, too long, or
+    too deeply nested (json.loads would raise RecursionError) are all the same one-line refusal."""
+    if len(value) > MAX_API_JSON:
+        raise gr.Error(f"{expected} (got {len(value):,} characters; at most {MAX_API_JSON:,})")
+    try:
+        return json.loads(value)
+    except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
+        reason = "nested too deeply" if isinstance(error, RecursionError) else error
+        raise gr.Error(f"{expected}: {reason}") from None
 
 
 def api_task(studio: Studio, scene_name: str, task_name: str, seed, controls_json: str) -> tuple:
@@ -496,9 +549,9 @@ def api_audit(studio: Studio, scene_name: str, task_name: str, seed, controls_js
 
 # ------------------------------------------------------------------------------------------- model
 
-def literal(text: str) -> str:
-    """Text shown as written in Markdown: `<image1>` and tags in model output are not HTML to drop."""
-    return html.escape(text, quote=False)
+def literal(value: str) -> str:
+    """Model output in the chat: `<image1>` and tags are shown, not dropped as HTML."""
+    return html.escape(value, quote=False)
 
 
 def chat_messages(question: str, parts, done: bool) -> list[dict]:
@@ -526,11 +579,16 @@ def load_vlm(studio: Studio):
 
 
 def decoding(max_new_tokens, temperature, top_p, seed):
-    """The generation settings' component values as a Decoding (a negative or empty seed: unseeded)."""
+    """The generation settings' component values as a Decoding (a negative or empty seed: unseeded);
+    ValueError, naming the range, for a sampling seed above MAX_SEED or not a whole number."""
     from spatial_ssrl.models import Decoding
 
-    return Decoding(max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p),
-                    seed=None if seed in (None, "") or int(seed) < 0 else int(seed))
+    try:
+        seed = None if seed in (None, "") or float(seed) < 0 else check_seed(seed)
+    except (ControlError, ValueError, OverflowError):
+        raise ValueError(f"the sampling seed must be a whole number from 0 to {MAX_SEED}, or -1 for a random "
+                         f"one; got {shown(seed)}") from None
+    return Decoding(max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p), seed=seed)
 
 
 def run_model(studio: Studio, current: Current | None, max_new_tokens, temperature, top_p, seed,

@@ -10,6 +10,7 @@ from spatial_ssrl.models.runner import GROUP_SIZE, GROUP_TEMPERATURE
 from spatial_ssrl.tasks import TASK_NAMES
 
 from . import handlers
+from .markdown import NO_LATEX
 from .studio import Studio
 
 TITLE = "Spatial-SSRL studio"
@@ -36,6 +37,7 @@ def build_demo(studio: Studio) -> gr.Blocks:
     with gr.Blocks(title=TITLE, delete_cache=(1800, 3600)) as demo:
         scene_state = gr.State(None)
         current = gr.State(None)
+        link_notes = gr.State([])
         gr.Markdown(INTRO)
         gr.Markdown(status.banner(), elem_id="banner")
 
@@ -59,11 +61,12 @@ def build_demo(studio: Studio) -> gr.Blocks:
                         estimate = gr.Checkbox(label="Estimate depth when none is uploaded",
                                                info=f"model: {studio.depth_model}")
                     use_upload = gr.Button("Use this upload", elem_id="use-upload")
-                scene_info = gr.Markdown(elem_id="scene-info")
+                scene_info = gr.Markdown(elem_id="scene-info", latex_delimiters=NO_LATEX)
 
                 task_name = gr.Radio(list(TASK_NAMES), value=default_task, label="Task", elem_id="task-name")
                 with gr.Row(equal_height=True):
-                    seed = gr.Number(label="Seed", value=0, precision=0, minimum=0, elem_id="seed", scale=2)
+                    seed = gr.Number(label="Seed", value=0, precision=0, elem_id="seed", scale=2,
+                                     info=f"0 to {handlers.MAX_SEED}")
                     new_task = gr.Button("New task", variant="primary", elem_id="new-task", scale=1)
                 groups, controls = [], []
                 for task in TASK_NAMES:
@@ -80,8 +83,8 @@ def build_demo(studio: Studio) -> gr.Blocks:
                                   interactive=False, elem_id="permalink", buttons=["copy"])
 
             with gr.Column(scale=3, min_width=420):
-                status_box = gr.Markdown(elem_id="task-status")
-                question = gr.Markdown(elem_id="question")
+                status_box = gr.Markdown(elem_id="task-status", latex_delimiters=NO_LATEX)
+                question = gr.Markdown(elem_id="question", latex_delimiters=NO_LATEX)
                 with gr.Tabs():
                     with gr.Tab("What the model sees", elem_id="tab-images"):
                         images = gr.Gallery(format="png", columns=5, height=420, object_fit="contain",
@@ -102,17 +105,17 @@ def build_demo(studio: Studio) -> gr.Blocks:
                                         info="strict: the reference reward bit for bit; lenient: accepts obvious "
                                              "equivalents such as \\boxed{A. Left}", elem_id="verifier-mode")
                         score_button = gr.Button("Score my answer", elem_id="score-answer")
-                human_result = gr.Markdown(elem_id="human-result")
+                human_result = gr.Markdown(elem_id="human-result", latex_delimiters=NO_LATEX)
 
                 reveal_button = gr.Button("Reveal the answer", elem_id="reveal")
-                revealed = gr.Markdown(elem_id="revealed")
+                revealed = gr.Markdown(elem_id="revealed", latex_delimiters=NO_LATEX)
                 spec = gr.JSON(label="Spec (everything the generator sampled)", open=True, visible=False,
                                elem_id="spec")
                 with gr.Accordion("Is this a fair task? Soundness and shortcuts", open=True, visible=False,
                                   elem_id="soundness-panel") as soundness_panel:
-                    soundness_text = gr.Markdown(elem_id="soundness")
+                    soundness_text = gr.Markdown(elem_id="soundness", latex_delimiters=NO_LATEX)
                     baselines_button = gr.Button("Try the shortcut answerers", elem_id="run-baselines")
-                    baselines_text = gr.Markdown(elem_id="baselines")
+                    baselines_text = gr.Markdown(elem_id="baselines", latex_delimiters=NO_LATEX)
 
                 with gr.Accordion("The model", open=True):
                     with gr.Accordion("Generation settings", open=False):
@@ -126,7 +129,7 @@ def build_demo(studio: Studio) -> gr.Blocks:
                         run_button = gr.Button("Run model", variant="primary", elem_id="run-model")
                         stop_button = gr.Button("Stop", elem_id="stop-model")
                     chat = gr.Chatbot(label="Model answer", height=360, elem_id="chat", buttons=["copy"])
-                    reward = gr.Markdown(elem_id="reward")
+                    reward = gr.Markdown(elem_id="reward", latex_delimiters=NO_LATEX)
                     with gr.Row():
                         group_size = gr.Slider(2, 16, value=GROUP_SIZE, step=1, label="Group size")
                         group_temperature = gr.Slider(0.1, 2.0, value=GROUP_TEMPERATURE, step=0.05,
@@ -135,12 +138,12 @@ def build_demo(studio: Studio) -> gr.Blocks:
                     group_table = gr.Dataframe(headers=["#", "extracted", "format", "accuracy", "reward",
                                                         "advantage", "response (start)"],
                                                interactive=False, elem_id="group-table")
-                    group_summary = gr.Markdown(elem_id="group-summary")
+                    group_summary = gr.Markdown(elem_id="group-summary", latex_delimiters=NO_LATEX)
 
         # ------------------------------------------------------------------------------- wiring
         task_view = [current, images, question, status_box, overlay, depth_view, points, choice, answer_text,
                      revealed, spec, link, chat, reward, group_table, group_summary, human_result, soundness_panel,
-                     soundness_text, baselines_text]
+                     soundness_text, baselines_text, seed]
         render = dict(fn=partial(handlers.render_task, studio), inputs=[scene_state, task_name, seed, *controls],
                       outputs=task_view, concurrency_limit=studio.task_concurrency, concurrency_id="tasks",
                       api_visibility="undocumented", show_progress="minimal")
@@ -193,9 +196,10 @@ def build_demo(studio: Studio) -> gr.Blocks:
         def open_permalink(request: gr.Request):
             return handlers.from_query(studio, dict(request.query_params))
 
-        demo.load(open_permalink, None, [scene_state, scene_info, scene_name, task_name, seed, *controls],
+        demo.load(open_permalink, None, [scene_state, scene_info, link_notes, scene_name, task_name, seed, *controls],
                   api_visibility="undocumented").then(
-            show_controls, task_name, groups, api_visibility="undocumented").then(**render)
+            show_controls, task_name, groups, api_visibility="undocumented").then(**render).then(
+            handlers.with_link_notes, [link_notes, status_box], status_box, api_visibility="undocumented")
 
         api_endpoints(studio)
     # Quick per-visitor events (reveal, scoring, scene switches) run side by side, never one visitor at a time.

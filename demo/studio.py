@@ -7,9 +7,11 @@ Studio object that `build_demo` receives, not by module globals.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -22,6 +24,8 @@ from spatial_ssrl.geometry import POINT_BUDGET, Intrinsics
 from spatial_ssrl.models.runner import MAX_PIXELS, MIN_PIXELS
 from spatial_ssrl.scene import Scene
 from spatial_ssrl.tasks.record import PNG_COMPRESS_LEVEL
+
+from .task_files import MAX_AGE_SECONDS, MAX_BYTES, TaskFiles
 
 #: Longest side of the gallery thumbnails.
 THUMBNAIL_SIDE = 256
@@ -73,14 +77,29 @@ class ModelStatus:
         return "\n\n".join(lines)
 
 
+def app_files_dir() -> Path:
+    """A new folder for the app's files inside Gradio's own cache folder, so Gradio serves them where they
+    are instead of keeping a second copy of each (a copy that only its hourly age sweep would remove)."""
+    from gradio.utils import get_upload_folder
+
+    parent = Path(get_upload_folder())
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="spatial_ssrl_app_", dir=parent))
+
+
 @dataclass
 class Studio:
-    """Settings (which model, point budget, where files go) and the shared read-through caches."""
+    """Settings (which model, point budget, where files go) and the shared read-through caches.
+
+    Without `files_dir`, the Studio makes its own folder and removes it when the process exits; the per-task
+    files in it are capped at `cache_bytes` and `cache_age` seconds (`task_files.TaskFiles`)."""
 
     model: str
     depth_model: str
     point_budget: int = POINT_BUDGET
-    files_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="spatial_ssrl_app_")))
+    files_dir: Path | None = None
+    cache_bytes: int = MAX_BYTES
+    cache_age: float = MAX_AGE_SECONDS
     #: Pixel bounds per image for the model (the training setting unless a test or a small GPU says less).
     min_pixels: int = MIN_PIXELS
     max_pixels: int = MAX_PIXELS
@@ -88,6 +107,13 @@ class Studio:
     task_concurrency: int = 4
     _scenes: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self):
+        if self.files_dir is None:
+            self.files_dir = app_files_dir()
+            atexit.register(shutil.rmtree, self.files_dir, ignore_errors=True)
+        self.files_dir = Path(self.files_dir)
+        self.task_files = TaskFiles(self.files_dir / "tasks", max_bytes=self.cache_bytes, max_age=self.cache_age)
 
     @classmethod
     def from_environment(cls, model: str | None = None, depth_model: str | None = None, **options) -> "Studio":
@@ -126,13 +152,14 @@ class Studio:
                 self._scenes[name] = assets.load_asset(name)
             return self._scenes[name]
 
-    def intrinsics(self, scene: Scene) -> Intrinsics | None:
-        """The manifest's camera intrinsics of a shipped scene (None for uploads: the default FOV applies).
-
-        Matched by identity, not name: an upload called `room.png` is not the shipped room."""
+    def is_shipped(self, scene: Scene) -> bool:
+        """Whether `scene` is a shipped scene: by identity, not name (an upload called `room.png` is not the room)."""
         with self._lock:
-            shipped = self._scenes.get(scene.name)
-        return assets.asset_intrinsics(scene.name) if shipped is scene else None
+            return self._scenes.get(scene.name) is scene
+
+    def intrinsics(self, scene: Scene) -> Intrinsics | None:
+        """The manifest's camera intrinsics of a shipped scene (None for uploads: the default FOV applies)."""
+        return assets.asset_intrinsics(scene.name) if self.is_shipped(scene) else None
 
     def thumbnail(self, name: str) -> Path:
         """A small PNG of a shipped scene for the gallery, written once."""
@@ -148,17 +175,16 @@ class Studio:
 
     def task_dir(self, scene: Scene, task: str, seed: int, controls: dict) -> Path:
         """A folder named by the content of a task request: the same request reuses the same files, so
-        repeated requests do not grow the disk."""
+        repeated requests do not grow the disk; distinct ones are capped by `task_files`."""
         key = json.dumps([scene.rgb_sha256, scene.depth_origin, scene.sources.get("depth"), task, int(seed),
                           controls], sort_keys=True, default=str)
-        folder = self.files_dir / "tasks" / hashlib.sha256(key.encode()).hexdigest()[:24]
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        return self.task_files.folder(hashlib.sha256(key.encode()).hexdigest()[:24])
 
 
 def write_png(image: Image.Image, path: Path) -> Path:
     """Write `image` losslessly with fast compression; skip if the file is already there (content-addressed)."""
     if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)  # the cache may have evicted an idle folder
         partial = path.with_name(path.name + f".{os.getpid()}.{threading.get_ident()}.part")
         image.save(partial, format="PNG", compress_level=PNG_COMPRESS_LEVEL)  # fast: keeps /task in its latency budget
         partial.replace(path)

@@ -166,3 +166,31 @@ def test_a_bad_upload_shows_an_error_and_the_app_stays_up(page, app_url, shots, 
     page.screenshot(path=str(shots / "bad_upload.png"), full_page=True)
     pick_task(page, "shuffle", 1)  # still answering, on the previous scene
     expect(page.locator("#model-images img")).to_have_count(1)
+
+
+def test_a_hostile_link_and_answer_are_shown_as_text_and_fetch_nothing(page, app_url, shots):
+    """The attack from the issue: a link whose control value holds a link, an image (a tracking pixel) and a
+    password form, and a seed past 2^64. The page shows them as text, fetches nothing, and still has a task."""
+    from urllib.parse import quote, urlparse
+
+    attack = ("<a href=https://evil.example/>click</a><h1>Log in</h1><form><input type=password></form>"
+              "<img src=https://evil.example/pixel.png> ![p](https://evil.example/p.png) [x](https://evil.example/)")
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url)
+            if urlparse(request.url).hostname == "evil.example" else None)
+    page.goto(app_url + f"?scene=room&task=depth&seed=18446744073709551616&region_size={quote(attack)}")
+    expect(question(page)).to_contain_text("(depth, seed 4294967295)")
+    status = page.locator("#task-status")
+    expect(status).to_contain_text("Seed '18446744073709551616' is not a whole number from 0 to 4294967295")
+    expect(status).to_contain_text("region_size: expected int, got '<a href=https://evil.example/>click</a>")
+    expect(page.locator("#seed input")).to_have_value("4294967295")
+
+    page.locator("#answer-text textarea").fill(attack)
+    page.locator("#score-answer").click()
+    expect(page.locator("#human-result")).to_contain_text("Not right")
+    expect(page.locator("#human-result")).to_contain_text("evil.example/pixel.png")
+    page.screenshot(path=str(shots / "hostile_link.png"), full_page=True)
+    for selector in ("a[href*='evil.example']", "img[src*='evil.example']", "input[type=password]", "form",
+                     "#task-status h1", "#human-result h1"):
+        expect(page.locator(selector)).to_have_count(0)
+    assert not fetched, f"the page fetched {fetched}"

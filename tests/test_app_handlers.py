@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from demo import Studio, handlers
+from demo import Studio, handlers, markdown
 from spatial_ssrl.audit import task_audit
 from spatial_ssrl.baselines import baselines_for
 from spatial_ssrl.models.runner import model_status
@@ -43,7 +43,7 @@ def render(studio, scene_name: str, task: str, seed: int, **changes):
 
 VIEW = ("current", "images", "question", "status", "overlay", "depth", "points", "choice", "text", "revealed",
         "spec", "link", "chat", "reward", "group_table", "group_summary", "human", "soundness_panel", "soundness",
-        "baselines")
+        "baselines", "seed")
 REVEAL = ("overlay", "revealed", "spec", "soundness_panel", "soundness", "baselines")
 
 
@@ -68,7 +68,7 @@ def test_render_gives_every_view_and_lossless_model_images(studio, task):
     for key in ("overlay", "depth", "points"):
         assert Path(view[key]).is_file(), key
     assert Path(view["points"]).suffix == ".glb"
-    assert task in view["question"] and handlers.literal(expected.question) in view["question"]
+    assert task in view["question"] and markdown.text(expected.question) in view["question"]
     multiple_choice = task in ("crop", "position")
     assert view["choice"].visible is multiple_choice and view["text"].visible is not multiple_choice
     assert view["revealed"] == "" and view["spec"].visible is False, "the answer starts hidden"
@@ -107,7 +107,7 @@ def test_permalink_rebuilds_the_same_task(studio):
     link = view["link"]
     params = dict(parse_qsl(link.lstrip("?")))
     assert params == {"scene": "room", "task": "depth", "seed": "42", "region_size": "31", "min_gap": "0.1"}
-    scene, info, name, task, seed, *values = handlers.from_query(studio, params)
+    scene, info, notes, name, task, seed, *values = handlers.from_query(studio, params)
     assert (name, task, seed) == ("room", "depth", 42) and scene is studio.scene("room")
     rebuilt = as_view(handlers.render_task(studio, scene, task, seed, *values))
     assert rebuilt["current"].task.spec == view["current"].task.spec
@@ -115,12 +115,13 @@ def test_permalink_rebuilds_the_same_task(studio):
 
 
 def test_bad_permalinks_fall_back_with_a_note(studio):
-    scene, info, name, task, seed, *values = handlers.from_query(
+    scene, info, notes, name, task, seed, *values = handlers.from_query(
         studio, {"scene": "nowhere", "task": "bogus", "seed": "x", "grid": "9x9"})
     assert name == handlers.default_scene(studio) and task == TASK_NAMES[0] and seed == 0
-    assert "unknown scene" in info
-    scene, info, *_ = handlers.from_query(studio, {"task": "shuffle", "grid": "9x9"})
-    assert "bad control" in info
+    joined = " ".join(notes).replace("\\", "")  # as rendered: Markdown escapes removed
+    assert "unknown scene" in joined and "unknown task" in joined and "Seed 'x'" in joined
+    scene, info, notes, *_ = handlers.from_query(studio, {"task": "shuffle", "grid": "9x9"})
+    assert "was ignored" in " ".join(notes) and "9x9" in " ".join(notes)
     assert len(values) == len(handlers.control_layout())
 
 
@@ -245,7 +246,7 @@ def test_reveal_opens_the_soundness_panel_with_every_check(studio, task):
     assert len(rows) == len(report["checks"]), "one row per check, each passed"
     for row, check in zip(rows, report["checks"]):
         cells = [part.strip() for part in row.strip("|").split(" | ")]
-        assert cells[0] == handlers.cell(check["name"]) and float(cells[1]) == pytest.approx(check["value"], rel=1e-2)
+        assert cells[0] == markdown.cell(check["name"]) and float(cells[1]) == pytest.approx(check["value"], rel=1e-2)
         assert cells[2].endswith(f"{check['limit']:g}")
     if task == "crop":
         kinds, distances = report["details"]["option_kinds"], report["details"]["distance_to_answer"]
@@ -277,9 +278,9 @@ def test_shortcut_baselines_show_response_extracted_reward_and_chance(studio, ta
     assert [row["name"] for row in audit["baselines"]] == names and len(names) >= 2
     for row in audit["baselines"]:
         line = next(line for line in text.splitlines() if line.startswith(f"| `{row['name']}` |"))
-        assert handlers.cell(row["response"]) in line and f"`{row['extracted']}`" in line
+        assert markdown.cell(row["response"]) in line and markdown.code(row["extracted"]) in line
         assert line.endswith(f"| {'✔' if row['accuracy'] == 1 else '✘'} | {row['overall']:g} |")
-    assert "&lt;think&gt;" in text, "the responses' tags are shown, not eaten as HTML"
+    assert "\\<think\\>" in text, "the responses' tags are shown, not eaten as HTML"
     assert handlers.run_baselines(None, "strict") == "Generate a task first."
 
 

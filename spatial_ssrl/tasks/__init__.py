@@ -19,8 +19,8 @@ from .controls import Control, ControlError, resolve
 from .record import FORMAT_INSTRUCTION, GENERATOR_VERSION, NoValidTask, Task, Unavailable, load_task
 
 __all__ = [
-    "MULTIPLE_CHOICE", "TASKS", "TASK_NAMES", "Control", "ControlError", "FORMAT_INSTRUCTION", "NoValidTask", "Task",
-    "Unavailable", "answer_space", "derive_seed", "generate", "load_task", "plan_item", "render_spec",
+    "MAX_SEED", "MULTIPLE_CHOICE", "TASKS", "TASK_NAMES", "Control", "ControlError", "FORMAT_INSTRUCTION", "NoValidTask", "Task",
+    "Unavailable", "answer_space", "check_seed", "derive_seed", "generate", "load_task", "plan_item", "render_spec",
     "task_controls",
 ]
 
@@ -28,6 +28,9 @@ TASKS: dict[str, ModuleType] = {module.NAME: module for module in (shuffle, flip
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)
 #: Tasks answered with an option letter -> their letters (the others are answered with an order).
 MULTIPLE_CHOICE: dict[str, str] = {name: kind.LETTERS for name, kind in TASKS.items() if hasattr(kind, "LETTERS")}
+#: Largest task seed. Seeds are unsigned 32-bit integers: the range `derive_seed` draws from, exact in JSON
+#: and in JavaScript, so a seed survives a permalink, a task record and the API unchanged.
+MAX_SEED = 2**32 - 1
 
 
 def _kind(task: str) -> ModuleType:
@@ -58,6 +61,19 @@ def answer_space(task: str, grid: tuple[int, int] | None = None) -> list[str]:
     return list(kind.LETTERS)
 
 
+def check_seed(seed) -> int:
+    """`seed` as an int in 0..MAX_SEED, or ControlError naming the accepted range."""
+    try:
+        value = int(seed)
+        if value != seed and not isinstance(seed, str):  # 1.5 is not a seed; "7" and 7.0 are
+            raise ValueError(seed)
+    except (TypeError, ValueError, OverflowError):
+        raise ControlError(f"seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise ControlError(f"seed must be a whole number from 0 to {MAX_SEED}, got {value}")
+    return value
+
+
 def derive_seed(seed: int, index: int) -> int:
     """The seed of the `index`-th task of a batch started from `seed` (stable across machines)."""
     return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1, dtype=np.uint32)[0])
@@ -67,9 +83,7 @@ def generate(scene: Scene, task: str, seed: int = 0, controls: dict | None = Non
     """Generate one task of kind `task` from `scene`; the same inputs give the same task bit for bit."""
     kind = _kind(task)
     values = resolve(kind.CONTROLS, controls)
-    seed = int(seed)
-    if seed < 0:
-        raise ControlError(f"seed must be a non-negative integer, got {seed}")
+    seed = check_seed(seed)
     if kind.NEEDS_DEPTH and not scene.has_depth:
         return Unavailable(task, seed, values, "this task needs a depth map and the scene has none", scene.describe())
     try:

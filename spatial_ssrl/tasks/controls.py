@@ -23,6 +23,28 @@ class Control:
 
     def coerce(self, value: Any) -> Any:
         """Return `value` converted to this control's type, or raise ControlError naming the range."""
+        value = self._convert(value)
+        if self.minimum is not None and value < self.minimum:
+            raise ControlError(f"{self.name}: {value!r} is below the minimum {self.minimum}")
+        if self.maximum is not None and value > self.maximum:
+            raise ControlError(f"{self.name}: {value!r} is above the maximum {self.maximum}")
+        return value
+
+    def clamp(self, value: Any) -> tuple[Any, str]:
+        """`value` converted and moved into the range: (value, "" or a note saying what was changed).
+
+        For links and forms, where the nearest valid setting serves a visitor better than an error; a value
+        of the wrong type or outside the choices still raises ControlError."""
+        converted = self._convert(value)
+        low = self.minimum if self.minimum is not None else converted
+        high = self.maximum if self.maximum is not None else converted
+        clamped = type(self.default)(min(max(converted, low), high)) if self.choices is None else converted
+        if clamped == converted:
+            return converted, ""
+        return clamped, f"{self.name}: {converted!r} is outside {self.minimum}..{self.maximum}; using {clamped!r}"
+
+    def _convert(self, value: Any) -> Any:
+        """`value` in this control's type (and among its choices), not yet range-checked."""
         kind = type(self.default)
         try:
             if kind is bool:
@@ -43,13 +65,9 @@ class Control:
             else:
                 value = str(value)
         except (TypeError, ValueError):
-            raise ControlError(f"{self.name}: expected {kind.__name__}, got {value!r}") from None
+            raise ControlError(f"{self.name}: expected {kind.__name__}, got {shown(value)}") from None
         if self.choices is not None and value not in self.choices:
-            raise ControlError(f"{self.name}: {value!r} is not one of {list(self.choices)}")
-        if self.minimum is not None and value < self.minimum:
-            raise ControlError(f"{self.name}: {value!r} is below the minimum {self.minimum}")
-        if self.maximum is not None and value > self.maximum:
-            raise ControlError(f"{self.name}: {value!r} is above the maximum {self.maximum}")
+            raise ControlError(f"{self.name}: {shown(value)} is not one of {list(self.choices)}")
         return value
 
     def describe(self) -> dict:
@@ -63,6 +81,12 @@ class Control:
             "choices": list(self.choices) if self.choices is not None else None,
             "help": self.help,
         }
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """`repr(value)` cut to `limit` characters: a message quotes what was given, not all 10 MB of it."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def resolve(controls: tuple[Control, ...], overrides: dict | None) -> dict:
