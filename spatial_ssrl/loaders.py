@@ -14,6 +14,13 @@ Decisions (documented once, here):
 - Depth of another size than the image is resized to it by nearest neighbour (never mixing depths
   across an edge), provided the aspect ratios agree within `ASPECT_TOLERANCE`.
 - `.npy` is read with `allow_pickle=False`: pickled or object arrays are refused, never unpickled.
+- Uploads are hostile until proven otherwise. Sizes come from headers and are checked (pixels, and bytes:
+  `MAX_BYTES_PER_PIXEL` per allowed pixel) before anything is decompressed or allocated; a compression
+  block (HDF5 chunk, TIFF tile or strip) may not be much larger than its array; an HDF5 'depth' reached
+  through a soft or external link, with external storage or as a virtual dataset (reads of other files
+  on the server) is refused before any data is read; gzip HDF5 chunks are inflated here, each to at most
+  its own size (HDF5's filter has no bound); a compressed TIFF needs imagecodecs (its decoders are given
+  the output size; tifffile's fallbacks are not). Every decoder failure becomes a one-line SceneError.
 - 8-bit RGB PNGs without transparency or EXIF (most photos and renders) are decoded by libspng through
   `pyspng` when it is installed: the same pixels as Pillow, about twice as fast, which matters when a
   dataset build decodes tens of thousands of images. Anything else, or any error there, goes to Pillow.
@@ -22,8 +29,12 @@ Decisions (documented once, here):
 from __future__ import annotations
 
 import io
+import math
 import os
 import struct
+import tokenize
+import warnings
+import zipfile
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,6 +57,24 @@ MIN_DEPTH_SIDE = 8
 ASPECT_TOLERANCE = 0.02
 #: Depth scale for integer image formats (16-bit PNG / TIFF): millimetres to metres.
 MILLIMETRES = 0.001
+#: Largest stored size per allowed pixel, in bytes (float64): a depth or mask array may take at most
+#: max_pixels x this many bytes, whatever its item type (sub-array dtypes make one "pixel" huge).
+MAX_BYTES_PER_PIXEL = 8
+#: How far a compression block (HDF5 chunk, TIFF tile or strip) may exceed its whole array, in bytes: a
+#: block is decoded whole, so a 400 MB chunk declared for a tiny array costs 400 MB. h5py's largest
+#: automatic chunk is 1 MiB.
+BLOCK_SLACK_BYTES = 1 << 20
+#: Longest accepted .npy header (numpy's own default): a forged header length is refused before it is
+#: read, so it cannot make a zip member inflate gigabytes.
+NPY_MAX_HEADER_BYTES = 10_000
+#: Most chunks a gzip HDF5 dataset may be cut into (h5py's default chunks give a few thousand at the pixel
+#: cap): each is a Python-level step here, so a million 1-pixel chunks would take seconds and megabytes.
+MAX_HDF5_CHUNKS = 1 << 16
+#: Largest accepted zip central directory of a .npz, in bytes (np.savez writes about 100 per array):
+#: zipfile builds an object per entry, several times the bytes the entry takes in the file.
+MAX_NPZ_DIRECTORY_BYTES = 1 << 16
+#: Longest decoder message quoted in a SceneError; longer ones are cut (messages are one line).
+MAX_REASON_CHARS = 200
 
 Source = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
 
@@ -56,9 +85,12 @@ DEPTH_ACCEPTED = (
     "TIFF, or PFM; 0, NaN, inf and negative values mean 'no depth'"
 )
 
-# Errors Pillow, numpy, h5py and tifffile raise on malformed input (never a bug of ours to hide).
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError,
-                  struct.error, zlib.error)
+# Errors Pillow, numpy, zipfile, h5py, tifffile and imagecodecs raise on malformed input (never a bug of
+# ours to hide). RuntimeError includes RecursionError, NotImplementedError and imagecodecs' errors;
+# ArithmeticError includes OverflowError; tokenize.TokenError comes from numpy's header parser.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError, RuntimeError,
+                  MemoryError, ArithmeticError, struct.error, zlib.error, zipfile.BadZipFile,
+                  zipfile.LargeZipFile, tokenize.TokenError, Image.DecompressionBombError)
 
 
 def load_scene(image: Source, depth: Source | None = None, mask: Source | None = None, *,
@@ -87,7 +119,7 @@ def load_rgb(source: Source, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     name = source_name(source)
     with _binary(source, name) as stream:
         try:
-            with Image.open(stream) as image:
+            with _open_image(stream, name, max_pixels) as image:
                 _check_pixels(image.size[::-1], name, max_pixels)
                 fast = _decode_plain_png(image, stream)
                 if fast is not None:
@@ -98,14 +130,11 @@ def load_rgb(source: Source, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                 return _to_rgb(image, name)
         except SceneError:
             raise
-        except Image.DecompressionBombError as exc:
-            raise SceneError(f"{name}: refused as a possible decompression bomb ({exc}); "
-                             f"the cap is {max_pixels:,} pixels") from exc
         except UnidentifiedImageError as exc:
             raise SceneError(f"{name}: not a readable image: Pillow cannot identify it (unknown format, "
                              f"corrupt header, or zero width/height); {RGB_ACCEPTED}") from exc
         except _DECODE_ERRORS as exc:
-            raise SceneError(f"{name}: the image is truncated or corrupt ({exc}); {RGB_ACCEPTED}") from exc
+            raise SceneError(f"{name}: the image is truncated or corrupt ({_reason(exc)}); {RGB_ACCEPTED}") from exc
 
 
 def load_depth(source: Source, *, depth_scale: float | None = None,
@@ -119,7 +148,7 @@ def load_depth(source: Source, *, depth_scale: float | None = None,
     stored = _single_channel(raw, name, "depth")
     _check_pixels(stored.shape, name, max_pixels, MIN_DEPTH_SIDE)
     if stored.dtype.kind not in "iuf":
-        raise SceneError(f"{name}: depth must be numeric (integer or float), got dtype {stored.dtype}; "
+        raise SceneError(f"{name}: depth must be numeric (integer or float), got dtype {_one_line(stored.dtype)}; "
                          f"{DEPTH_ACCEPTED}")
     scale = default_scale if depth_scale is None else depth_scale
     with np.errstate(over="ignore", invalid="ignore"):
@@ -142,13 +171,29 @@ def load_depth(source: Source, *, depth_scale: float | None = None,
 
 
 def source_name(source: Source) -> str:
-    """A short name for messages and provenance: the file's base name, or what kind of object it is."""
+    """A short name for messages and provenance: the file's base name, or what kind of object it is.
+    Control characters (an uploaded name may hold a newline) are escaped: messages stay one line."""
     if isinstance(source, (str, os.PathLike)):
-        return Path(source).name
-    if isinstance(source, (bytes, bytearray, memoryview)):
+        name = Path(source).name
+    elif isinstance(source, (bytes, bytearray, memoryview)):
         return "<bytes>"
-    name = getattr(source, "name", None)
-    return Path(name).name if isinstance(name, (str, os.PathLike)) else "<stream>"
+    else:
+        name = getattr(source, "name", None)
+        if not isinstance(name, (str, os.PathLike)):
+            return "<stream>"
+        name = Path(name).name
+    return name if name.isprintable() else "".join(c if c.isprintable() else ascii(c)[1:-1] for c in name)
+
+
+def _one_line(text: object) -> str:
+    """Text from a decoder or a file (an error, a dtype, stored names) fit to quote in a one-line
+    SceneError: whitespace collapsed, cut when long."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= MAX_REASON_CHARS else text[:MAX_REASON_CHARS - 3] + "..."
+
+
+def _reason(exc: BaseException) -> str:
+    return _one_line(exc) or type(exc).__name__
 
 
 def _stem(name: str) -> str:
@@ -175,16 +220,61 @@ def _binary(source: Source, name: str):
         raise SceneError(f"expected a file path, bytes or a binary file object, got {type(source).__name__}")
 
 
+@contextmanager
+def _open_image(stream: BinaryIO, name: str, max_pixels: int):
+    """Pillow's Image.open, its decompression-bomb warning (from about 89 Mpx) raised as the refusal it
+    foretells unless the caller's cap is higher (only around the header parse: warning filters are
+    process-wide), and its bomb error, from the header or a frame, reported with our cap."""
+    try:
+        with warnings.catch_warnings():
+            limit = Image.MAX_IMAGE_PIXELS
+            warnings.simplefilter("error" if limit is None or max_pixels <= limit else "ignore",
+                                  Image.DecompressionBombWarning)
+            image = Image.open(stream)
+        with image:
+            yield image
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise SceneError(f"{name}: refused as a possible decompression bomb ({_reason(exc)}); "
+                         f"the cap is {max_pixels:,} pixels") from exc
+
+
 def _check_pixels(shape: tuple, name: str, max_pixels: int, min_side: int | None = MIN_SIDE) -> None:
     """Refuse huge rasters (decompression bombs) from their header shape, and tiny ones (zero-size, 1-pixel)."""
     shape = tuple(int(n) for n in shape)
-    count = int(np.prod(shape, dtype=np.int64))
-    size = f"{shape[1]}x{shape[0]}" if len(shape) == 2 else f"shape {shape}"
+    count = math.prod(shape)  # exact: a forged header's sizes may overflow any fixed-width integer
+    size = _size_label(shape)
+    if min(shape, default=0) < 0:
+        raise SceneError(f"{name}: {size} has a negative side (a corrupt or forged header); {DEPTH_ACCEPTED}")
     if count > max_pixels:
         raise SceneError(f"{name}: {size} = {count:,} pixels exceeds the cap of {max_pixels:,} pixels "
                          f"(decompression-bomb guard); downscale it or raise max_pixels")
     if min_side is not None and min(shape) < min_side:
         raise SceneError(f"{name}: {size} pixels is too small; it must be at least {min_side} pixels on each side")
+
+
+def _size_label(shape: tuple) -> str:
+    return f"{shape[1]}x{shape[0]}" if len(shape) == 2 else f"shape {shape}"
+
+
+def _check_stored(shape: tuple, dtype: np.dtype, name: str, max_pixels: int) -> int:
+    """Refuse a stored array from its header before it is read: pixels (a sub-array dtype's element counts
+    as its own shape, as numpy expands it) and bytes; returns its size in bytes."""
+    full = tuple(int(n) for n in shape) + dtype.shape
+    _check_pixels(full, name, max_pixels, min_side=None)
+    size = math.prod(shape) * dtype.itemsize
+    if size > max_pixels * MAX_BYTES_PER_PIXEL:
+        raise SceneError(f"{name}: {_size_label(full)} of {_one_line(dtype.base)} takes {size:,} bytes, over the "
+                         f"cap of {max_pixels * MAX_BYTES_PER_PIXEL:,} ({MAX_BYTES_PER_PIXEL} bytes per pixel of "
+                         f"max_pixels); store depth as float32 or float64")
+    return size
+
+
+def _check_block(block: tuple, dtype: np.dtype, size: int, name: str, what: str) -> None:
+    """Refuse a compression block (decoded whole) much larger than the array it belongs to."""
+    block_size = math.prod(int(n) for n in block) * dtype.itemsize
+    if block_size > size + BLOCK_SLACK_BYTES:
+        raise SceneError(f"{name}: a {what} of {block_size:,} bytes for an array of {size:,} bytes is refused "
+                         f"(each is decoded whole); re-save it with the default {what} size")
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -236,7 +326,8 @@ def _to_rgb(image: Image.Image, name: str) -> np.ndarray:
         # One copy out of Pillow: convert only when the mode differs; asarray is read-only, like Scene.rgb.
         return np.asarray(image if image.mode == "RGB" else image.convert("RGB"), dtype=np.uint8)
     except ValueError as exc:
-        raise SceneError(f"{name}: cannot convert Pillow mode {image.mode} to RGB ({exc}); {RGB_ACCEPTED}") from exc
+        raise SceneError(f"{name}: cannot convert Pillow mode {image.mode} to RGB ({_reason(exc)}); "
+                         f"{RGB_ACCEPTED}") from exc
 
 
 def _load_mask(source: Source, max_pixels: int) -> np.ndarray:
@@ -246,7 +337,7 @@ def _load_mask(source: Source, max_pixels: int) -> np.ndarray:
     mask = _single_channel(raw, name, "mask")
     _check_pixels(mask.shape, name, max_pixels, MIN_DEPTH_SIDE)
     if mask.dtype.kind not in "biuf":
-        raise SceneError(f"{name}: a validity mask must be boolean or numeric, got dtype {mask.dtype}")
+        raise SceneError(f"{name}: a validity mask must be boolean or numeric, got dtype {_one_line(mask.dtype)}")
     with np.errstate(invalid="ignore"):
         return np.isfinite(mask) & (mask != 0) if mask.dtype.kind == "f" else mask != 0
 
@@ -291,7 +382,7 @@ def _read_array(source: Source, name: str, max_pixels: int) -> tuple[np.ndarray,
             raise
         except _DECODE_ERRORS as exc:
             raise SceneError(f"{name}: cannot read it as {reader.__doc__} - the file is truncated or "
-                             f"corrupt ({exc}); {DEPTH_ACCEPTED}") from exc
+                             f"corrupt ({_reason(exc)}); {DEPTH_ACCEPTED}") from exc
 
 
 def _reader_for(head: bytes, name: str):
@@ -320,24 +411,76 @@ def _reader_for(head: bytes, name: str):
 
 def _read_npy(stream: BinaryIO, name: str, max_pixels: int) -> tuple[np.ndarray, float]:
     """a .npy array"""
-    version = np.lib.format.read_magic(stream)
-    header = (np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0)
-    shape, _, dtype = header(stream)
-    if dtype.hasobject:
-        raise SceneError(f"{name}: the .npy holds Python objects (dtype {dtype}): {_PICKLE_REFUSED}")
-    _check_pixels(shape, name, max_pixels, min_side=None)
+    offset, size = _npy_header(stream, name, max_pixels, "the .npy")
+    stored = stream.seek(0, io.SEEK_END) - offset
+    if stored < size:
+        raise ValueError(f"its header declares {size:,} bytes of array data, the file holds {stored:,}")
     stream.seek(0)
-    return np.load(stream, allow_pickle=False), 1.0
+    return np.lib.format.read_array(stream, allow_pickle=False, max_header_size=NPY_MAX_HEADER_BYTES), 1.0
+
+
+def _npy_header(stream: BinaryIO, name: str, max_pixels: int, what: str) -> tuple[int, int]:
+    """Check a .npy header (no pickles, size within the caps) reading nothing past it; returns the data's
+    offset and size in bytes. The header length is checked before the header is read: numpy would read
+    (or a zip member inflate) as many bytes as a forged length says."""
+    version = np.lib.format.read_magic(stream)
+    width = 2 if version == (1, 0) else 4
+    length_field = stream.read(width)
+    length = int.from_bytes(length_field, "little")
+    if len(length_field) < width or length > NPY_MAX_HEADER_BYTES:
+        raise ValueError(f"the .npy header length {length:,} is missing or over {NPY_MAX_HEADER_BYTES:,} bytes")
+    header = io.BytesIO(length_field + stream.read(length))
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read_header(header, max_header_size=NPY_MAX_HEADER_BYTES)
+    if dtype.hasobject:
+        raise SceneError(f"{name}: {what} holds Python objects (dtype {_one_line(dtype)}): {_PICKLE_REFUSED}")
+    return 8 + width + length, _check_stored(shape, dtype, name, max_pixels)
+
+
+#: Zip compressions np.savez / np.savez_compressed write; the others (bzip2, LZMA) are decompressed by
+#: zipfile without an output bound.
+_NPZ_COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 
 
 def _read_npz(stream: BinaryIO, name: str, max_pixels: int) -> tuple[np.ndarray, float]:
     """a .npz archive"""
-    with np.load(stream, allow_pickle=False) as archive:
-        key = _pick_key(list(archive.files), name, "array")
-        try:
-            return archive[key], 1.0
-        except ValueError as exc:
-            raise SceneError(f"{name}: array '{key}' holds Python objects: {_PICKLE_REFUSED}") from exc
+    directory = _zip_directory_size(stream)
+    if directory > MAX_NPZ_DIRECTORY_BYTES:
+        raise SceneError(f"{name}: the .npz directory takes {directory:,} bytes, over {MAX_NPZ_DIRECTORY_BYTES:,} "
+                         f"(thousands of members); save the depth map alone with np.savez")
+    with zipfile.ZipFile(stream) as archive:
+        members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+        key = _pick_key(list(members), name, "array")
+        member = members[key]
+        if member.compress_type not in _NPZ_COMPRESSIONS:
+            raise SceneError(f"{name}: array '{_one_line(key)}' uses zip compression method {member.compress_type}; "
+                             f"save it with np.savez or np.savez_compressed (stored or deflate)")
+        with archive.open(member) as data:
+            offset, size = _npy_header(data, name, max_pixels, f"array '{_one_line(key)}'")
+        if member.file_size < offset + size:  # the zip directory's own count, checked before inflating
+            raise ValueError(f"array '{_one_line(key)}' declares {size:,} bytes of data, its zip entry holds "
+                             f"{max(member.file_size - offset, 0):,}")
+        with archive.open(member) as data:
+            return np.lib.format.read_array(data, allow_pickle=False, max_header_size=NPY_MAX_HEADER_BYTES), 1.0
+
+
+_ZIP_END = b"PK\x05\x06"  # the end-of-central-directory record: 22 bytes and a comment of up to 64 KiB
+
+
+def _zip_directory_size(stream: BinaryIO) -> int:
+    """The central directory size a zip's end record declares (0 when none is found: zipfile then says
+    what is wrong), found as zipfile finds it, before zipfile reads the directory."""
+    end = stream.seek(0, io.SEEK_END)
+    stream.seek(max(0, end - 22 - 0xFFFF))
+    tail = stream.read()
+    stream.seek(0)
+    at = len(tail) - 22 if tail[-22:-18] == _ZIP_END and tail[-2:] == b"\0\0" else tail.rfind(_ZIP_END)
+    return struct.unpack_from("<I", tail, at + 12)[0] if 0 <= at <= len(tail) - 22 else 0
+
+
+# h5py.h5z.FILTER_DEFLATE and FILTER_SHUFFLE (h5py is imported only for HDF5 files): the HDF5 filters whose
+# output this module bounds, inflating gzip chunks itself. Others are refused.
+_GZIP, _SHUFFLE = 1, 2
 
 
 def _read_hdf5(stream: BinaryIO, name: str, max_pixels: int) -> tuple[np.ndarray, float]:
@@ -345,11 +488,109 @@ def _read_hdf5(stream: BinaryIO, name: str, max_pixels: int) -> tuple[np.ndarray
     import h5py
 
     with h5py.File(stream, "r") as store:
-        datasets = []
-        store.visititems(lambda path, item: datasets.append(path) if isinstance(item, h5py.Dataset) else None)
-        dataset = store[_pick_key(datasets, name, "dataset", single_ok=False)]
-        _check_pixels(dataset.shape, name, max_pixels, min_side=None)
-        return dataset[()], 1.0
+        dataset = _hdf5_depth(store, name)
+        _check_hdf5_storage(dataset, name)
+        if dataset.shape is None or dataset.dtype.kind not in "biuf":
+            held = "with no data" if dataset.shape is None else "values"
+            raise SceneError(f"{name}: the 'depth' dataset holds {_one_line(dataset.dtype)} {held}, not numbers; "
+                             f"{DEPTH_ACCEPTED}")
+        size = _check_stored(dataset.shape, dataset.dtype, name, max_pixels)
+        if dataset.chunks is not None:
+            _check_block(dataset.chunks, dataset.dtype, size, name, "chunk")
+        create = dataset.id.get_create_plist()
+        filters = [create.get_filter(index) for index in range(create.get_nfilters())]
+        for code, _, _, label in filters:
+            if code not in (_GZIP, _SHUFFLE):
+                raise SceneError(f"{name}: 'depth' uses the HDF5 filter {_one_line(label.decode(errors='replace'))} "
+                                 f"({code}), which is not accepted; store it uncompressed or with gzip")
+        if not filters:
+            return dataset[()], 1.0
+        return _inflate_chunks(dataset, [code for code, *_ in filters], name), 1.0
+
+
+def _hdf5_depth(store, name: str):
+    """The top-level 'depth' dataset, reached through a hard link only: a soft or external link is refused
+    without being followed (it can reach another dataset or file)."""
+    import h5py
+
+    links = store.id.links
+    if not links.exists(b"depth"):  # the link itself; nothing is followed
+        _pick_key(_hdf5_datasets(store), name, "dataset", single_ok=False)
+    kind = links.get_info(b"depth").type
+    if kind != h5py.h5l.TYPE_HARD:
+        what = {h5py.h5l.TYPE_SOFT: "a soft link", h5py.h5l.TYPE_EXTERNAL: "an external link"}.get(kind, "a link")
+        raise SceneError(f"{name}: 'depth' is {what}, refused (it can reach data outside this file or dataset); "
+                         f"store the depth map itself as a top-level dataset named 'depth'")
+    if h5py.h5o.get_info(store.id, b"depth").type != h5py.h5o.TYPE_DATASET:
+        raise SceneError(f"{name}: 'depth' is a group or a named type, not a dataset; store the depth map as a "
+                         f"top-level dataset named 'depth'")
+    # Second guard: relative external / virtual-source names resolve under /dev/null, where nothing can
+    # exist (an empty directory would still let '../' out). Absolute names ignore the prefix, and
+    # HDF5_EXTFILE_PREFIX / HDF5_VDS_PREFIX in the environment override it: _check_hdf5_storage refuses both.
+    access = h5py.h5p.create(h5py.h5p.DATASET_ACCESS)
+    access.set_efile_prefix(os.devnull.encode())
+    access.set_virtual_prefix(os.devnull.encode())
+    return h5py.Dataset(h5py.h5d.open(store.id, b"depth", dapl=access))
+
+
+def _check_hdf5_storage(dataset, name: str) -> None:
+    """Refuse, before any data is read, a dataset whose data lies in other files: external storage (it
+    would make any file on this machine, say /etc/passwd, the depth map) or a virtual dataset."""
+    if dataset.is_virtual or dataset.id.get_create_plist().get_external_count():
+        storage = "a virtual dataset (VDS)" if dataset.is_virtual else "stored in external files"
+        raise SceneError(f"{name}: 'depth' is {storage}, refused (it reads other files on this machine); "
+                         f"store the depth map's data inside the HDF5 file")
+
+
+def _inflate_chunks(dataset, filters: list[int], name: str) -> np.ndarray:
+    """A gzip (and shuffle) chunked dataset decoded chunk by chunk, each inflated to at most its own size:
+    HDF5's deflate filter grows its buffer without a bound (a 1 MB chunk of zeros would take 1 GB). About
+    as fast as HDF5's own read."""
+    shape, dtype, chunk = dataset.shape, dataset.dtype, dataset.chunks
+    chunk_size = math.prod(chunk) * dtype.itemsize
+    if not chunk_size:  # zlib would take a zero limit as none
+        raise ValueError(f"chunk shape {chunk} holds no data")
+    count = math.prod(-(-side // step) for side, step in zip(shape, chunk))
+    if count > MAX_HDF5_CHUNKS:
+        raise SceneError(f"{name}: 'depth' is cut into {count:,} chunks, over {MAX_HDF5_CHUNKS:,}; store it with "
+                         f"larger chunks (h5py's default)")
+    stored = []
+    dataset.id.chunk_iter(stored.append)  # the chunk index only
+    if len(stored) > count:
+        raise ValueError(f"the chunk index lists {len(stored):,} chunks for a grid of {count:,}")
+    array = np.empty(shape, dtype) if len(stored) == count else np.full(shape, dataset.fillvalue, dtype)
+    for info in stored:
+        skipped, data = dataset.id.read_direct_chunk(info.chunk_offset)
+        for index in reversed(range(len(filters))):  # undone in the reverse order of writing
+            if skipped >> index & 1:
+                continue
+            if filters[index] == _GZIP:
+                inflater = zlib.decompressobj()
+                data = inflater.decompress(data, chunk_size)
+                if inflater.unconsumed_tail:
+                    raise SceneError(f"{name}: a gzip chunk of 'depth' inflates past its {chunk_size:,} bytes "
+                                     f"(a decompression bomb or corrupt data), refused")
+            else:
+                data = np.frombuffer(data, np.uint8).reshape(dtype.itemsize, -1).T.tobytes()
+        region = tuple(slice(start, min(start + step, side))
+                       for start, step, side in zip(info.chunk_offset, chunk, shape))
+        block = np.frombuffer(data, dtype).reshape(chunk)
+        array[region] = block[tuple(slice(0, part.stop - part.start) for part in region)]
+    return array
+
+
+def _hdf5_datasets(store) -> list[str]:
+    """Paths of the datasets reached through hard links only (soft and external links are not followed)."""
+    import h5py
+
+    found = []
+
+    def visit(path: bytes, info) -> None:
+        if info.type == h5py.h5l.TYPE_HARD and h5py.h5o.get_info(store.id, path).type == h5py.h5o.TYPE_DATASET:
+            found.append(path.decode(errors="replace"))
+
+    store.id.links.visit(visit, info=True)
+    return found
 
 
 def _pick_key(keys: list[str], name: str, kind: str, single_ok: bool = True) -> str:
@@ -358,14 +599,14 @@ def _pick_key(keys: list[str], name: str, kind: str, single_ok: bool = True) -> 
         return "depth"
     if single_ok and len(keys) == 1:
         return keys[0]
-    found = ", ".join(repr(key) for key in keys[:20]) or "none"
+    found = _one_line(", ".join(repr(key) for key in keys[:20]) or "none")
     raise SceneError(f"{name}: no {kind} named 'depth' (found: {found}); store the depth map as a "
                      f"top-level {kind} named 'depth'")
 
 
 def _read_png(stream: BinaryIO, name: str, max_pixels: int) -> tuple[np.ndarray, float]:
     """a 16-bit depth PNG"""
-    with Image.open(stream) as image:
+    with _open_image(stream, name, max_pixels) as image:
         if image.mode not in _SIXTEEN_BIT_GREY:
             raise SceneError(f"{name}: a depth PNG must be 16-bit single-channel (millimetres, as in NYU, TUM "
                              f"and ScanNet), got Pillow mode {image.mode}; {DEPTH_ACCEPTED}")
@@ -380,8 +621,27 @@ def _read_tiff(stream: BinaryIO, name: str, max_pixels: int) -> tuple[np.ndarray
 
     with tifffile.TiffFile(stream) as tiff:
         page = tiff.pages[0]
-        _check_pixels(page.shape, name, max_pixels, min_side=None)
-        array = page.asarray()
+        if page.dtype is None:
+            sample_format = getattr(page.sampleformat, "name", page.sampleformat)
+            raise SceneError(f"{name}: TIFF samples of {page.bitspersample} bits, format {sample_format}, cannot be "
+                             f"read; {DEPTH_ACCEPTED}")
+        if page.samplesperpixel != 1:
+            raise SceneError(f"{name}: a depth TIFF must have one sample per pixel, got {page.samplesperpixel}; "
+                             f"{DEPTH_ACCEPTED}")
+        size = _check_stored(page.shape, page.dtype, name, max_pixels)
+        _check_block(page.chunks, page.dtype, size, name, "tile" if page.is_tiled else "strip")
+        compression = getattr(page.compression, "name", page.compression)
+        try:
+            if page.compression != 1:  # imagecodecs' decoders are given the output size; tifffile's own are not
+                import imagecodecs  # noqa: F401
+                if page.compression not in tifffile.TIFF.DECOMPRESSORS:
+                    raise SceneError(f"{name}: TIFF compression {compression} is not supported; "
+                                     f"save it uncompressed, LZW or deflate; {DEPTH_ACCEPTED}")
+            array = page.asarray()
+        except ImportError as exc:  # imagecodecs missing, or built without this codec
+            needs = ("the imagecodecs package (pip install imagecodecs)" if exc.name == "imagecodecs"
+                     else f"a decoder that is not installed ({_reason(exc)})")
+            raise SceneError(f"{name}: TIFF compression {compression} needs {needs}; {DEPTH_ACCEPTED}") from exc
     return array, (MILLIMETRES if array.dtype.kind in "iu" else 1.0)
 
 
@@ -391,9 +651,9 @@ def _read_pfm(stream: BinaryIO, name: str, max_pixels: int) -> tuple[np.ndarray,
     if kind != b"Pf":
         raise SceneError(f"{name}: a colour PFM (PF) cannot be depth; save a greyscale PFM (Pf); {DEPTH_ACCEPTED}")
     width, height = (int(value) for value in size.split())
-    _check_pixels((height, width), name, max_pixels, min_side=None)
-    data = stream.read(4 * width * height)
-    if len(data) != 4 * width * height:
-        raise ValueError(f"expected {4 * width * height} bytes of pixels, found {len(data)}")
     dtype = np.dtype("<f4" if float(scale) < 0 else ">f4")
+    nbytes = _check_stored((height, width), dtype, name, max_pixels)
+    data = stream.read(nbytes)
+    if len(data) != nbytes:
+        raise ValueError(f"expected {nbytes} bytes of pixels, found {len(data)}")
     return np.frombuffer(data, dtype=dtype).reshape(height, width)[::-1].astype(np.float32), 1.0
