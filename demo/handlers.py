@@ -21,8 +21,8 @@ from spatial_ssrl.audit import task_audit
 from spatial_ssrl.loaders import load_scene
 from spatial_ssrl.quality import soundness
 from spatial_ssrl.scene import Scene, SceneError
-from spatial_ssrl.tasks import (FORMAT_INSTRUCTION, MAX_SEED, MULTIPLE_CHOICE, TASK_NAMES, ControlError, Task,
-                                check_seed, generate, task_controls)
+from spatial_ssrl.tasks import (FORMAT_INSTRUCTION, MAX_SEED, MULTIPLE_CHOICE, TASK_NAMES, ControlError, Table, Task,
+                                check_seed, generate, kind_of, task_controls)
 from spatial_ssrl.tasks.controls import shown
 
 from .markdown import cell, code, text
@@ -33,11 +33,6 @@ SEED_RANGE = 1_000_000
 #: Query-string keys that are not controls (Gradio reads `view`, `lang` and `__theme` itself).
 LINK_KEYS = ("scene", "task", "seed")
 GRADIO_LINK_KEYS = ("view", "lang", "__theme")
-ANSWER_FORMATS = {
-    "shuffle": "e.g. 0-2-3-1: for each original place in reading order, the label that belongs there",
-    "flip": "Label-Direction, e.g. 3-0 (0 = flipped vertically, 1 = horizontally)",
-    "depth": "Smallest-Middle-Largest, e.g. 2-1-3 (nearest region first)",
-}
 #: Ready-made (scene, task, seed) steps for a talk: one click each, every one a valid task.
 PRESETS = (("coffee", "shuffle", 11), ("motorcycle", "flip", 5), ("street", "crop", 3), ("room", "depth", 42),
            ("tabletop", "position", 7))
@@ -268,7 +263,7 @@ def answer_inputs(task: Task):
                    for letter, label in zip(letters, labels)]
         return gr.Radio(choices=choices, value=None, visible=True), gr.Textbox(value="", visible=False)
     return gr.Radio(choices=[], value=None, visible=False), gr.Textbox(value="", visible=True,
-                                                                        placeholder=ANSWER_FORMATS[task.task])
+                                                                        placeholder=kind_of(task.task).answer_help)
 
 
 def permalink(studio: Studio, scene: Scene, task: str, seed: int, controls: dict) -> str:
@@ -363,48 +358,22 @@ def soundness_markdown(report: dict) -> str:
         meaning = item["reason"].partition(": ")[2] or item["reason"]  # "<name> = v, needs r l: <meaning>"
         lines.append(f"| {cell(item['name'])} | {item['value']:.3g} | {cell(RULE_WORDS[item['rule']])} "
                      f"{item['limit']:g} | {'✔' if item['ok'] else '✘'} | {cell(meaning)} |")
-    lines += ["", *DETAILS[report["task"]](report["details"])]
-    if report["task"] in PICTURE_TASKS:
+    kind = kind_of(report["task"])
+    for part in kind.summary(report["details"]):
+        lines += ["", *(table_markdown(part) if isinstance(part, Table) else [text(part)])]
+    if kind.compares_pictures:
         lines += ["", f"*Distance* between pictures: {cell(report['distance'])}."]
     return "\n".join(lines)
 
 
-def _crop_details(details: dict) -> list[str]:
-    lines = ["#### How far is each option from the answer?",
-             "| option | what it is | distance to the answer | distance to the true missing part |",
-             "| --- | --- | --- | --- |"]
-    for letter, kind in details["option_kinds"].items():
-        lines.append(f"| {letter} | `{kind}` | {details['distance_to_answer'][letter]:.3g} "
-                     f"| {details['distance_to_true_crop'][letter]:.3g} |")
-    return lines
+def table_markdown(table: Table) -> list[str]:
+    """A task's summary table as Markdown: a heading, then numbers to three significant digits."""
+    def shown(value) -> str:
+        return f"{value:.3g}" if isinstance(value, float) else cell(value)
 
-
-def _depth_details(details: dict) -> list[str]:
-    lines = ["#### Depth inside each region (0 = nearest in the scene, 1 = farthest)",
-             "| region | min | mean | max |", "| --- | --- | --- | --- |"]
-    for label in details["answer_order"]:
-        stats = details["regions"][str(label)]
-        lines.append(f"| {label} | {stats['min']:.3g} | {stats['mean']:.3g} | {stats['max']:.3g} |")
-    return lines
-
-
-def _position_details(details: dict) -> list[str]:
-    thresholds, dx, dz = details["thresholds"], details["dx_px"], details["dz"]
-    return [f"In the image, the target's region is {abs(dx):.0f} px {'right' if dx > 0 else 'left'} of the "
-            f"camera's (threshold {thresholds['lateral_px']:g} px) and {abs(dz):.3f} "
-            f"{'farther from' if dz > 0 else 'nearer to'} the photographer in normalised depth (threshold "
-            f"{thresholds['depth']:g}); in the camera's own frame that is **{cell(details['answer_text'])}**."]
-
-
-def _shuffle_details(details: dict) -> list[str]:
-    pairs = ", ".join(f"{pair}: {distance:.3g}" for pair, distance in details["pair_distances"].items())
-    return [f"Distance between every pair of patches (original positions): {cell(pairs)}."]
-
-
-#: Tasks whose checks compare pictures (the others compare depths and pixel offsets).
-PICTURE_TASKS = ("shuffle", "flip", "crop")
-DETAILS = {"shuffle": _shuffle_details, "flip": lambda details: [], "crop": _crop_details,
-           "depth": _depth_details, "position": _position_details}
+    return [f"#### {text(table.title)}", "| " + " | ".join(cell(column) for column in table.columns) + " |",
+            "| " + " | ".join("---" for _ in table.columns) + " |",
+            *("| " + " | ".join(shown(value) for value in row) + " |" for row in table.rows)]
 
 
 def run_baselines(current: Current | None, mode: str) -> str:
@@ -435,27 +404,37 @@ def baselines_markdown(audit: dict) -> str:
     return "\n".join(lines)
 
 
-def human_response(answer: str) -> str:
-    """What a person's answer is scored as: their text if it is already a full response, else boxed."""
+def human_response(task: Task, answer: str) -> tuple[str | None, str]:
+    """(the response a person's answer is scored as, how it was read): a full response (with \\boxed{}) as
+    typed; otherwise the task kind's reading of it ('1, 3, 2' -> 1-3-2, 'b' -> B), boxed; None when the
+    answer cannot be read as one of this task's answers."""
     answer = (answer or "").strip()
     if "\\boxed{" in answer:
-        return answer
-    return f"<think></think> \\boxed{{{answer}}}"
+        return answer, "as a full response"
+    reading = kind_of(task.task).parse_answer(answer, task)
+    if reading is None:
+        return None, ""
+    return f"<think></think> \\boxed{{{reading}}}", f"as {code(reading)}"
 
 
 def score_human(current: Current | None, choice: str | None, typed: str | None, mode: str) -> str:
-    """Score a person's answer with the same verifier that scores the model."""
+    """Score a person's answer with the same verifier that scores the model, in the chosen mode."""
     from spatial_ssrl.verify import score
 
     if current is None:
         return "Generate a task first."
-    answer = choice if current.task.task in MULTIPLE_CHOICE else typed
+    task = current.task
+    answer = choice if task.task in MULTIPLE_CHOICE and choice else typed
     if not (answer or "").strip():
         return "Type or pick an answer first."
-    response = human_response(answer)
-    result = score(response, current.task.answer, mode=mode, task=current.task.task, options=current.task.options)
+    response, reading = human_response(task, answer)
+    if response is None:
+        return (f"⚠ {code(answer)} is not a {task.task} answer this page can read. Expected: "
+                f"{text(kind_of(task.task).answer_help)}.")
+    result = score(response, task.answer, mode=mode, task=task.task, options=task.options)
     verdict = "✔ Right" if result.accuracy else "✘ Not right"
-    return f"{verdict}. Scored as the response {code(response)}.\n\n{reward_markdown(result)}"
+    return (f"{verdict} (scored in {mode} mode). Read {code(answer)} {reading}, scored as the response "
+            f"{code(response)}.\n\n{reward_markdown(result)}")
 
 
 def reward_markdown(result) -> str:
@@ -473,6 +452,8 @@ def api_score(response: str, answer: str, mode: str = "strict", task: str = "", 
     "options"), so lenient mode reads option texts too, e.g. \\boxed{A. Left} or \\boxed{Left}."""
     from spatial_ssrl.verify import score
 
+    if task and task not in TASK_NAMES:
+        raise gr.Error(f"task must be empty or one of {list(TASK_NAMES)}, got {shown(task)}")
     try:
         return score(response, answer, mode=mode, task=task or None, options=parse_options(options)).to_dict()
     except ValueError as error:

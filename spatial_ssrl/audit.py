@@ -36,8 +36,9 @@ from .baselines import answer_prior, baselines_for, chance_level, fit_answer_pri
 from .quality import DISTANCE, soundness
 from .render import with_region_markers
 from .scene import Scene
-from .stats import wilson_interval
-from .tasks import TASK_NAMES, Task, Unavailable, generate, plan_item
+from .scoring import answer_item, summarise as score_summary
+from .stats import uniformity_test, wilson_interval
+from .tasks import TASK_NAMES, Task, Unavailable, generate, kind_of, plan_item
 from .tasks import depth as depth_task
 from .tasks._common import candidate_region, region_candidates
 
@@ -45,9 +46,6 @@ from .tasks._common import candidate_region, region_candidates
 FAR_FROM_CHANCE = 0.10
 #: The reference's depth bands: one region's centre in each.
 REFERENCE_BANDS = ((0.0, 0.3), (0.35, 0.65), (0.7, 1.0))
-#: The grids the shuffle audit cycles through (the paper's mix: plain and masked 2x2, strips both ways).
-SHUFFLE_VARIANTS = ({"grid": "2x2"}, {"grid": "2x2", "masked": True}, {"grid": "1x3"}, {"grid": "1x4"},
-                    {"grid": "3x1"}, {"grid": "4x1"})
 
 SETTING_COLOURS = {"default": "tab:blue", "unbalanced": "tab:green", "reference": "tab:orange"}
 
@@ -64,13 +62,14 @@ class Setting:
 
 
 def settings_for(task: str) -> list[Setting]:
-    """The settings audited for a task type: ours, ours without cue balancing, the reference's."""
+    """The settings audited for a task type: ours, ours without cue balancing, the reference's (for the five
+    tasks the reference has)."""
+    variants = list(kind_of(task).variants.values())  # cycled through, item by item (e.g. the shuffle grids)
+
     def with_controls(controls: dict | Callable[[Scene], dict]) -> Maker:
         def make(scene, seed, index):
             values = controls(scene) if callable(controls) else controls
-            if task == "shuffle":
-                values = {**SHUFFLE_VARIANTS[index % len(SHUFFLE_VARIANTS)], **values}
-            return generate(scene, task, seed, values)
+            return generate(scene, task, seed, {**variants[index % len(variants)], **values})
         return make
 
     ours = Setting("default", "our generator, default controls", with_controls({}))
@@ -93,6 +92,8 @@ def settings_for(task: str) -> list[Setting]:
                         with_controls({"balance_height_cue": False})),
                 Setting("reference", "one region per band [0, .3], [.35, .65], [.7, 1], checked at the centre "
                         "pixel only; 25x25 < 0.15 with an 11x11 < 0.2 fallback", reference_depth)]
+    if task != "position":
+        return [ours]  # a task the reference does not have (rotation): ours alone
     return [ours,
             Setting("unbalanced", "threshold margin kept, answer axes and height cue not balanced",
                     with_controls({"balance_cues": False})),
@@ -139,61 +140,49 @@ def audit_setting(scenes: list[Scene], task: str, setting: Setting, per_task: in
                                         for index in range(per_task, 2 * per_task)) if item.ok]
     prior_table = fit_answer_prior(prior_tasks)
     prior = answer_prior(prior_table)
-    answerers = [prior] + [baseline for baseline in baselines_for(task) if baseline.name != prior.name]
-    rows, unavailable, failed = [], Counter(), Counter()
+    answerers = {baseline.name: baseline.respond for baseline in
+                 [prior, *(baseline for baseline in baselines_for(task) if baseline.name != prior.name)]}
+    rows, answered, unavailable, failed = [], {}, Counter(), Counter()
     for index in range(per_task):
         item, scene = plan_item(scenes, index, seed, setting.make)
         if scene is None:
             unavailable[item.reason] += 1
             continue
         sound = soundness(scene, item)
-        scores = {answerer.name: score_response(answerer.respond(item, scene), item) for answerer in answerers}
+        answers = answer_item(item, scene, answerers)  # strict: the training reward
+        for name, answer in answers.items():
+            answered.setdefault(name, []).append(answer.record())
         rows.append({"task": task, "setting": setting.name, "index": index, "seed": item.seed,
                      "scene": scene.name, "variant": variant(item), "answer": item.answer,
                      "chance": chance_level(item), "ambiguous": sound["ambiguous"],
-                     "reasons": sound["reasons"], "checks": sound["checks"], "baselines": scores})
+                     "reasons": sound["reasons"], "checks": sound["checks"],
+                     "baselines": {name: {"extracted": answer.score.extracted, "accuracy": answer.score.accuracy,
+                                          "overall": answer.score.overall} for name, answer in answers.items()}})
         failed.update({check_group(entry["name"]) for entry in sound["checks"] if not entry["ok"]})
-    return rows, summarise(setting, rows, unavailable, failed, prior_table)
-
-
-def score_response(response: str, task: Task) -> dict:
-    """A baseline's response scored by the verifier (strict: the training reward)."""
-    from .verify import score
-
-    result = score(response, task.answer, mode="strict", task=task.task, options=task.options)
-    return {"extracted": result.extracted, "accuracy": float(result.accuracy), "overall": float(result.overall)}
+    return rows, summarise(setting, rows, answered, unavailable, failed, prior_table)
 
 
 def task_audit(scene: Scene, task: Task, mode: str = "strict") -> dict:
     """Everything the app's soundness panel shows for one task: the soundness report, the chance level, and
     each applicable baseline's response with its verifier score (JSON-serialisable)."""
-    from .verify import score
-
-    answers = []
-    for baseline in baselines_for(task.task):
-        response = baseline.respond(task, scene)
-        result = score(response, task.answer, mode=mode, task=task.task, options=task.options)
-        answers.append({"name": baseline.name, "description": baseline.description, "response": response,
-                        **result.to_dict()})
-    return {"soundness": soundness(scene, task), "chance": chance_level(task), "baselines": answers}
+    baselines = baselines_for(task.task)
+    answers = answer_item(task, scene, {baseline.name: baseline.respond for baseline in baselines}, mode)
+    return {"soundness": soundness(scene, task), "chance": chance_level(task),
+            "baselines": [{"name": baseline.name, "description": baseline.description,
+                           "response": answers[baseline.name].response.text,
+                           **answers[baseline.name].score.to_dict()} for baseline in baselines]}
 
 
 # ----------------------------------------------------------------------------------------- summaries
 
-def summarise(setting: Setting, rows: list[dict], unavailable: Counter, failed: Counter, prior_table: dict) -> dict:
-    """Rates with intervals, chance, balance and margin distributions of one setting's rows."""
+def summarise(setting: Setting, rows: list[dict], answered: dict[str, list[dict]], unavailable: Counter,
+              failed: Counter, prior_table: dict) -> dict:
+    """Rates with intervals, chance, balance and margin distributions of one setting's rows; `answered`: each
+    baseline's scored records (`scoring.Answer.record`)."""
     n = len(rows)
     chance = float(np.mean([row["chance"] for row in rows])) if n else None
     ambiguous = sum(row["ambiguous"] for row in rows)
-    baselines = {}
-    for name in (rows[0]["baselines"] if rows else {}):
-        correct = int(sum(row["baselines"][name]["accuracy"] for row in rows))
-        low, high = wilson_interval(correct, n)
-        baselines[name] = {
-            "accuracy": correct / n, "ci95": [low, high], "correct": correct,
-            "far_above_chance": low > chance + FAR_FROM_CHANCE,
-            "far_below_chance": high < chance - FAR_FROM_CHANCE,
-        }
+    baselines = {name: versus_chance(score_summary(records), chance) for name, records in answered.items()}
     return {
         "description": setting.description,
         "n": n,
@@ -209,32 +198,27 @@ def summarise(setting: Setting, rows: list[dict], unavailable: Counter, failed: 
     }
 
 
-def answer_balance(rows: list[dict]) -> dict:
-    """Chi-square of the answers against uniform over each variant's answer space, summed over variants
-    (approximate where expected counts are below 5: the p-value is then a rough guide)."""
-    from scipy.stats import chi2
+def versus_chance(summary: dict, chance: float) -> dict:
+    """A baseline's accuracy (`scoring.summarise`) with its Wilson interval, flagged when far from chance."""
+    low, high = summary["accuracy_ci95"]
+    return {"accuracy": summary["accuracy"], "ci95": [low, high], "correct": round(summary["accuracy"] * summary["n"]),
+            "far_above_chance": low > chance + FAR_FROM_CHANCE, "far_below_chance": high < chance - FAR_FROM_CHANCE}
 
-    statistic, dof, smallest_expected = 0.0, 0, None
-    counts = {}
+
+def answer_balance(rows: list[dict]) -> dict:
+    """The answers' uniformity test (`stats.uniformity_test`), one stratum per variant over its whole answer
+    space (approximate where expected counts are below 5: the p-value is then a rough guide)."""
+    counts, strata = {}, []
     by_variant: dict[str, list[dict]] = {}
     for row in rows:
         by_variant.setdefault(row["variant"], []).append(row)
     for key, group in by_variant.items():
-        size = round(1 / group[0]["chance"])
-        observed = Counter(row["answer"] for row in group)
-        expected = len(group) / size
-        statistic += sum((observed.get(answer, 0) - expected) ** 2 / expected for answer in _space(group, size))
-        dof += size - 1
-        smallest_expected = expected if smallest_expected is None else min(smallest_expected, expected)
-        counts[key] = dict(sorted(observed.items()))
-    return {"chi2": statistic, "dof": dof, "p": float(chi2.sf(statistic, dof)) if dof else None,
-            "min_expected_count": smallest_expected, "counts": counts}
-
-
-def _space(group: list[dict], size: int) -> list[str]:
-    """The variant's answers: those seen, padded with placeholders for unseen ones (they count as 0)."""
-    seen = sorted({row["answer"] for row in group})
-    return seen + [f"<unseen {i}>" for i in range(size - len(seen))]
+        counts[key] = dict(sorted(Counter(row["answer"] for row in group).items()))
+        unseen = round(1 / group[0]["chance"]) - len(counts[key])  # the answer space's size is 1 / chance
+        strata.append([*counts[key].values(), *[0] * unseen])
+    test = uniformity_test(*strata)
+    return {"chi2": test.statistic, "dof": test.dof, "p": test.p_value, "min_expected_count": test.min_expected,
+            "counts": counts}
 
 
 def check_group(name: str) -> str:

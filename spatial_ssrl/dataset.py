@@ -43,7 +43,8 @@ import numpy as np
 from . import exporters
 from .folders import SceneSource
 from .scene import SceneError
-from .tasks import GENERATOR_VERSION, TASK_NAMES, TASKS, derive_seed, generate, shuffle
+from .stats import uniformity_test
+from .tasks import GENERATOR_VERSION, TASK_NAMES, TASKS, derive_seed, generate
 from .tasks.record import PNG_COMPRESS_LEVEL
 from .tasks import answer_space as task_answer_space
 
@@ -95,19 +96,11 @@ class Variant:
     controls: dict = field(default_factory=dict)
 
 
-#: Every variant a mix can name, in a fixed order (quota ties and listings follow it).
+#: Every variant a mix can name, in a fixed order (quota ties and listings follow it): each task kind's
+#: `variants`, named `task:variant` (or just `task` for a kind with one).
 VARIANTS: dict[str, Variant] = {
-    "shuffle:2x2": Variant("shuffle", {"grid": "2x2"}),
-    "shuffle:2x2-masked": Variant("shuffle", {"grid": "2x2", "masked": True}),
-    "shuffle:1x3": Variant("shuffle", {"grid": "1x3"}),
-    "shuffle:1x4": Variant("shuffle", {"grid": "1x4"}),
-    "shuffle:3x1": Variant("shuffle", {"grid": "3x1"}),
-    "shuffle:4x1": Variant("shuffle", {"grid": "4x1"}),
-    "flip": Variant("flip"),
-    "crop": Variant("crop"),
-    "depth": Variant("depth"),
-    "position": Variant("position"),
-}
+    (f"{kind.name}:{name}" if name else kind.name): Variant(kind.name, dict(controls))
+    for kind in TASKS.values() for name, controls in kind.variants.items()}
 
 #: Spatial-SSRL-81k (paper): Shuffle 16,028 = 2x2 4,000 + 2x2 masked 4,028 + 1xN 4,991 + Nx1 3,009 (the
 #: paper does not split 1xN / Nx1 by N: we split them evenly), Flip 4,005, Crop 20,200, Depth 20,620,
@@ -141,9 +134,11 @@ def parse_mix(text: str) -> dict[str, float]:
         if not members:
             raise ValueError(f"--mix: unknown task or variant {name!r}; choose from tasks {list(TASK_NAMES)} "
                              f"or variants {list(VARIANTS)}, or use 'paper'")
-        paper_total = sum(PAPER_MIX[member] for member in members)
+        # A task's variants in the paper's proportions; equal shares for a task the paper does not mix.
+        shares = {member: PAPER_MIX.get(member, 1) for member in members}
+        paper_total = sum(shares.values())
         for member in members:
-            mix[member] += weight * PAPER_MIX[member] / paper_total
+            mix[member] += weight * shares[member] / paper_total
     if sum(mix.values()) <= 0:
         raise ValueError(f"--mix {text!r}: the weights add up to zero")
     return {name: mix[name] for name in VARIANTS if mix.get(name, 0) > 0}
@@ -218,7 +213,7 @@ def make_plan(sources: list[SceneSource], count: int, mix: dict[str, float], see
 
 def pool_kind(variant: str) -> str:
     """'rgbd' for variants that need depth (drawn from RGB-D scenes only), else 'rgb' (every scene)."""
-    return "rgbd" if TASKS[VARIANTS[variant].task].NEEDS_DEPTH else "rgb"
+    return "rgbd" if TASKS[VARIANTS[variant].task].needs_depth else "rgb"
 
 
 def split_sources(sources: tuple[SceneSource, ...], val_fraction: float, seed: int) -> dict[str, str]:
@@ -774,27 +769,24 @@ class BuildStats:
 def answer_space(variant: str) -> list[str]:
     """Every answer a variant can have (the categories of its uniformity test)."""
     task, controls = VARIANTS[variant].task, VARIANTS[variant].controls
-    return task_answer_space(task, shuffle.GRIDS[controls["grid"]] if task == "shuffle" else None)
+    return task_answer_space(task, controls)
 
 
 def answer_balance(variant: str, counts: Counter) -> dict:
-    """Answer counts over the variant's whole answer space and a chi-square test of uniformity (scipy):
+    """Answer counts over the variant's whole answer space and their uniformity test (`stats.uniformity_test`):
     a small p-value means some answers are over-represented, a shortcut a model can learn."""
-    from scipy.stats import chisquare
-
     space = answer_space(variant)
     observed = [counts.get(answer, 0) for answer in space]
-    total = sum(observed)
-    test = chisquare(observed)
+    test = uniformity_test(observed)
     return {
-        "n": total,
+        "n": sum(observed),
         "counts": dict(zip(space, observed)),
         "unexpected": {answer: n for answer, n in counts.items() if answer not in space},
-        "chi2": round(float(test.statistic), 4),
-        "dof": len(space) - 1,
-        "p_value": float(test.pvalue),
-        "expected_per_answer": round(total / len(space), 3),
-        "approximate": total / len(space) < 5,  # the chi-square approximation needs >= 5 expected per cell
+        "chi2": round(test.statistic, 4),
+        "dof": test.dof,
+        "p_value": test.p_value,
+        "expected_per_answer": round(test.min_expected, 3),
+        "approximate": test.approximate,
     }
 
 

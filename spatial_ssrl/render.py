@@ -6,6 +6,7 @@ image) using the shipped DejaVu Sans Bold, so output is identical on every machi
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from importlib import resources
 
@@ -18,6 +19,12 @@ MARKER_FILL = (255, 32, 32)
 LABEL_FILL = (0, 0, 0)
 LABEL_TEXT = (255, 255, 255)
 OUTLINE = (255, 255, 255)
+#: Explanatory figures: what marks the right answer, grid lines, panel spacing, paper and ink.
+CORRECT = (0, 170, 60)
+GRID_LINE = (255, 255, 255)
+PANEL_GAP = 16
+BACKGROUND = (255, 255, 255)
+TEXT = (20, 20, 20)
 
 
 @lru_cache(maxsize=64)
@@ -74,3 +81,114 @@ def with_region_markers(rgb, regions: list[dict]) -> Image.Image:
     for region in regions:
         draw_region_marker(draw, str(region["label"]), tuple(region["box"]), image.size)
     return image
+
+
+# --------------------------------------------------------------- explanatory figure helpers
+
+def with_grid(image: Image.Image, rows: int, cols: int) -> Image.Image:
+    """A copy with white-outlined dark grid lines between the patches."""
+    image = image.convert("RGB").copy()
+    draw = ImageDraw.Draw(image)
+    patch_w, patch_h = image.width // cols, image.height // rows
+    width = max(2, min(patch_w, patch_h) // 80)
+    for c in range(1, cols):
+        draw.line((c * patch_w, 0, c * patch_w, image.height), fill=GRID_LINE, width=width + 2)
+        draw.line((c * patch_w, 0, c * patch_w, image.height), fill=TEXT, width=max(1, width // 2))
+    for r in range(1, rows):
+        draw.line((0, r * patch_h, image.width, r * patch_h), fill=GRID_LINE, width=width + 2)
+        draw.line((0, r * patch_h, image.width, r * patch_h), fill=TEXT, width=max(1, width // 2))
+    return image
+
+
+def wrap_text(text: str, typeface, width: int) -> list[str]:
+    lines, current = [], ""
+    for word in text.split():
+        candidate = f"{current} {word}".strip()
+        if current and typeface.getlength(candidate) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    return lines + [current]
+
+
+def arrow(draw: ImageDraw.ImageDraw, start, end, fill, width: int, both: bool = False) -> None:
+    draw.line((*start, *end), fill=fill, width=width)
+    heads = [(start, end), (end, start)] if both else [(start, end)]
+    for tail, tip in heads:
+        angle = math.atan2(tip[1] - tail[1], tip[0] - tail[0])
+        head = width * 4
+        points = [tip] + [(tip[0] - head * math.cos(angle + turn), tip[1] - head * math.sin(angle + turn))
+                          for turn in (0.45, -0.45)]
+        draw.polygon(points, fill=fill)
+
+
+def dashed(draw: ImageDraw.ImageDraw, start, end, fill, width: int) -> None:
+    length = math.dist(start, end)
+    dash = max(6, width * 4)
+    steps = max(1, int(length // dash))
+    for step in range(0, steps, 2):
+        a, b = step / steps, min(1.0, (step + 1) / steps)
+        draw.line((start[0] + (end[0] - start[0]) * a, start[1] + (end[1] - start[1]) * a,
+                   start[0] + (end[0] - start[0]) * b, start[1] + (end[1] - start[1]) * b), fill=fill, width=width)
+
+
+def dashed_rectangle(draw: ImageDraw.ImageDraw, box, fill, width: int) -> None:
+    x0, y0, x1, y1 = box
+    for start, end in (((x0, y0), (x1, y0)), ((x1, y0), (x1, y1)), ((x1, y1), (x0, y1)), ((x0, y1), (x0, y0))):
+        dashed(draw, start, end, fill, width)
+
+
+def inside(center, image_size, half_w: float, half_h: float) -> tuple[float, float]:
+    """`center` moved so that a box of the given half sizes stays inside the image."""
+    return (min(max(center[0], half_w), image_size[0] - half_w), min(max(center[1], half_h), image_size[1] - half_h))
+
+
+def panels(titled: list[tuple[str, Image.Image]]) -> Image.Image:
+    """Images side by side, each with a caption above it."""
+    height = max(image.height for _, image in titled)
+    caption = label_size(height, height, 0.04)
+    titled_images = []
+    for title, image in titled:
+        panel = Image.new("RGB", (image.width, image.height + int(caption * 1.6)), BACKGROUND)
+        ImageDraw.Draw(panel).text((4, caption * 0.3), title, font=font(caption), fill=TEXT, anchor="lt")
+        panel.paste(image, (0, int(caption * 1.6)))
+        titled_images.append(panel)
+    return beside(*titled_images)
+
+
+def beside(*images: Image.Image) -> Image.Image:
+    width = sum(image.width for image in images) + PANEL_GAP * (len(images) - 1)
+    canvas = Image.new("RGB", (width, max(image.height for image in images)), BACKGROUND)
+    left = 0
+    for image in images:
+        canvas.paste(image, (left, 0))
+        left += image.width + PANEL_GAP
+    return canvas
+
+
+def stack(images: list[Image.Image]) -> Image.Image:
+    canvas = Image.new("RGB", (max(image.width for image in images), sum(image.height for image in images)),
+                       BACKGROUND)
+    top = 0
+    for image in images:
+        canvas.paste(image, (0, top))
+        top += image.height
+    return canvas
+
+
+def annotate_depths(image: Image.Image, regions: list[dict], order: str | None) -> None:
+    """Write each region's mean normalised depth (and its rank, when the order is given) under its marker."""
+    draw = ImageDraw.Draw(image)
+    size = label_size(image.width, image.height, 0.035)
+    ranks = {int(label): rank for rank, label in enumerate(order.split("-"), 1)} if order else {}
+    for region in regions:
+        x0, y0, x1, y1 = region["box"]
+        radius = max(x1 - x0, y1 - y0) / 2 * 1.5 + 2
+        cx, cy = region["center"]
+        text = f"depth {region['depth_mean']:.2f}"
+        if region["label"] in ranks:
+            text += f" (#{ranks[region['label']]})"
+        below = cy + radius + size * 1.2
+        center = (cx, below if below + size < image.height else cy - radius - size * 2.6)
+        draw_badge(draw, text, inside(center, image.size, size * 4, size), size, fill=(40, 40, 40))

@@ -18,7 +18,9 @@ from functools import cache
 MODES = ("strict", "lenient")
 #: The reference weight of the format reward in `overall`.
 FORMAT_WEIGHT = 0.1
-#: How each task's answer is read in lenient mode.
+#: How each task's answer is read in lenient mode. This file imports nothing of the project (EasyR1 loads it
+#: by path), so it keeps its own copy of the paper's tasks; any other task (a new one in the registry) is read
+#: by the shape of its ground truth, a letter or numbers joined by '-'. A test ties this to the task contract.
 TASK_KINDS = {"shuffle": "sequence", "flip": "sequence", "depth": "sequence", "crop": "letter", "position": "letter"}
 
 BOX = "\\boxed{"
@@ -28,9 +30,12 @@ REFERENCE_NO_BOX = "None"
 _DELIMITER_CODES = [ord("<"), ord(">"), ord("/")]
 # Closing braces walked one by one before the brace matcher switches to numpy.
 _BRACE_STEPS = 32
-# `<think>` at the start and a later `</think>`, as they read once that whitespace is gone.
-_OPEN_THINK = re.compile(r"\s*<\s*think\s*>")
-_CLOSE_THINK = re.compile(r"<\s*/\s*think\s*>")
+#: `<think>` and `</think>` as the reference reads them (after deleting whitespace around `<`, `>`, `/`): the one
+#: think/answer grammar, which the model runner also splits (streamed) responses with.
+THINK_OPEN = re.compile(r"<\s*think\s*>")
+THINK_CLOSE = re.compile(r"<\s*/\s*think\s*>")
+# The reference's format starts with `<think>`, after nothing but whitespace.
+_LEADING_THINK = re.compile(r"\s*" + THINK_OPEN.pattern)
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,8 @@ def score(response: str, answer: str, *, mode: str = "strict", task: str | None 
     """Score `response` against the ground-truth `answer`; `task` and `options` only matter in lenient mode."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if task is not None and task not in TASK_KINDS:
-        raise ValueError(f"task must be one of {tuple(TASK_KINDS)} or None, got {task!r}")
+    if task is not None and not isinstance(task, str):
+        raise ValueError(f"task must be a task name (e.g. one of {tuple(TASK_KINDS)}) or None, got {task!r}")
     if mode == "lenient" and not isinstance(answer, str):  # strict keeps the reference's "never equal"
         raise ValueError(f"lenient mode needs the ground-truth answer as a string, got {type(answer).__name__}")
     format_score, format_reason = check_format(response)
@@ -79,10 +84,10 @@ def overall(accuracy: float, format_score: float, format_weight: float = FORMAT_
 
 def check_format(response: str) -> tuple[float, str]:
     """The reference format reward and where it fails; equal to its regex full match, in linear time."""
-    opening = _OPEN_THINK.match(response)
+    opening = _LEADING_THINK.match(response)
     if opening is None:
         return 0.0, "format 0: the response does not start with <think>"
-    closing = _CLOSE_THINK.search(response, opening.end())
+    closing = THINK_CLOSE.search(response, opening.end())
     if closing is None:
         return 0.0, f"format 0: no </think> after the <think> ending at char {opening.end()}"
     box = response.find(BOX, closing.end())

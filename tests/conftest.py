@@ -1,16 +1,35 @@
-"""Shared fixtures: the official RGB-D samples (read in place, never copied) and small synthetic scenes."""
+"""Shared fixtures, builders and reference oracles; test modules import from here, never from each other.
+
+- the official RGB-D samples (read in place, never copied): OFFICIAL, `official_dir`, `official_scenes`;
+- reference oracles, recomputed here without the project's code: `raw_depth`, `raw_normalized_depth`,
+  `reference_seed`, `reference_direction`;
+- builders of synthetic inputs: `textured_rgb`, `smooth_rgb`, `gradient_scene`, `make_scene_folder`;
+- the app as a user starts it: `running_app`, `free_port`; and `read_jsonl`.
+
+The fast subset (no test marked slow or browser) is `python -m pytest -m "not slow and not browser"`.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-OFFICIAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "official_samples"
-if not OFFICIAL.is_dir():  # CI clones the project next to shared/ as well; allow an explicit override
-    OFFICIAL = Path(os.environ.get("SPATIAL_SSRL_OFFICIAL_SAMPLES", OFFICIAL))
+ROOT = Path(__file__).resolve().parents[1]
+
+#: The official samples: $SPATIAL_SSRL_OFFICIAL_SAMPLES when set, else shared/data/official_samples beside
+#: the project (where CI clones it too).
+OFFICIAL = Path(os.environ.get("SPATIAL_SSRL_OFFICIAL_SAMPLES")
+                or ROOT.parent / "shared" / "data" / "official_samples")
 
 #: name -> (image, depth, mask) file names in OFFICIAL.
 OFFICIAL_SCENES = {
@@ -67,3 +86,140 @@ def textured_rgb(height: int, width: int, seed: int = 0) -> np.ndarray:
         blob = (ys - cy) ** 2 + (xs - cx) ** 2 < radius ** 2
         image[blob] = color
     return image.astype(np.uint8)
+
+
+# ------------------------------------------------------------------------------------- reference oracles
+
+def raw_normalized_depth(official_dir: Path, name: str) -> np.ndarray:
+    """`raw_depth` scaled to 0..1 between its 0.5th and 99.5th percentiles (TASKS.md), NaN invalid."""
+    depth = raw_depth(official_dir, name)
+    low, high = np.nanpercentile(depth, [0.5, 99.5])
+    return np.clip((depth - low) / (high - low), 0, 1)
+
+
+def reference_seed(seed: int, index: int) -> int:
+    """The seed of item `index` of a batch started from `seed`, straight from numpy: the first 32-bit word of
+    a SeedSequence whose entropy is [seed, index] (what `derive_seed` documents)."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1, dtype=np.uint32)[0])
+
+
+#: The position task's reference cases (TASKS.md), axis by axis: (facing, axis, sign of the difference) -> word.
+REFERENCE_CASES = {
+    ("left", "x", 1): "Back", ("right", "x", 1): "Front", ("toward", "x", 1): "Left", ("away", "x", 1): "Right",
+    ("left", "z", 1): "Right", ("right", "z", 1): "Left", ("toward", "z", 1): "Back", ("away", "z", 1): "Front",
+}
+OPPOSITE = {"Back": "Front", "Front": "Back", "Left": "Right", "Right": "Left"}
+
+
+def reference_direction(dx: float, dz: float, facing: str, lateral: float = 150, depth: float = 0.25) -> str | None:
+    """Where the target lies from the camera, by the reference's case list (None: within both thresholds)."""
+    words = []
+    for axis, delta, threshold in (("x", dx, lateral), ("z", dz, depth)):
+        if abs(delta) >= threshold:
+            word = REFERENCE_CASES[(facing, axis, 1)]
+            words.append(word if delta > 0 else OPPOSITE[word])
+    if not words:
+        return None
+    if len(words) == 1:
+        return words[0]
+    sideways = next(word for word in words if word in ("Left", "Right"))
+    depthwise = next(word for word in words if word in ("Front", "Back"))
+    return f"{sideways}-{depthwise}"
+
+
+# ------------------------------------------------------------------------------------------- builders
+
+def smooth_rgb(height: int = 240, width: int = 320) -> np.ndarray:
+    """A smooth, asymmetric image: no two patches alike, no flip invisible, edges continue across any cut."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    image = np.stack([255 * xs / width, 255 * ys / height, 128 + 100 * np.sin(xs / 40) * np.cos(ys / 30)], -1)
+    return image.astype(np.uint8)
+
+
+def gradient_scene(height: int = 240, width: int = 320):
+    """Depth grows upwards (lower in the image is closer), with a little structure sideways."""
+    from spatial_ssrl.scene import Scene
+
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    depth = 1 + 9 * (height - ys) / height + 0.5 * xs / width
+    return Scene(smooth_rgb(height, width), depth.astype(np.float32))
+
+
+def make_scene_folder(root: Path, rgbd: int = 4, rgb: int = 4, order: str = "forward",
+                      height: int = 240, width: int = 320) -> Path:
+    """RGB-D scenes named like the official samples (RGB-D_img{i}.png + RGB-D_depth{i}.npy, depth a tilted
+    plane with a step) and RGB-only photos (PNG and JPEG); `order` is the order the files are written in."""
+    from PIL import Image
+
+    files = []
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    for i in range(rgbd):
+        depth = 1 + 4 * xs / width + 2 * ys / height + (i % 2) * 3 * ((xs > width / 2) & (ys > height / 2))
+        files.append((f"RGB-D_img{i}.png",
+                      lambda path, i=i: Image.fromarray(textured_rgb(height, width, i)).save(path)))
+        files.append((f"RGB-D_depth{i}.npy", lambda path, d=depth: np.save(path, d.astype(np.float32))))
+    for i in range(rgb):
+        name = f"photo{i}.{'jpg' if i % 2 else 'png'}"
+        files.append((name, lambda path, i=i: Image.fromarray(textured_rgb(height, width, 100 + i)).save(path,
+                                                                                                       quality=95)))
+    root.mkdir(parents=True, exist_ok=True)
+    for name, write in (files if order == "forward" else files[::-1]):
+        write(root / name)
+    return root
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every line of a JSON-lines file (the file must exist: a missing output is a failure, not no rows)."""
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def room():
+    """The shipped rendered room (RGB-D), loaded once per module."""
+    from spatial_ssrl.assets import load_asset
+
+    return load_asset("room")
+
+
+# ---------------------------------------------------------------------------------------- the app
+
+#: Seconds `running_app` waits for the app to answer.
+START_TIMEOUT = 180
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def running_app(folder: Path, *args: str):
+    """`python app.py` with an empty Hugging Face cache and no network; yields (URL, log path), stops it after."""
+    port = free_port()
+    env = {**os.environ, "HF_HOME": str(folder / "hf"), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+           "GRADIO_TEMP_DIR": str(folder / "gradio"), "PYTHONUNBUFFERED": "1"}
+    for name in ("SPATIAL_SSRL_MODEL", "SPATIAL_SSRL_DEPTH_MODEL", "GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT"):
+        env.pop(name, None)
+    log_path = folder / "app.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *args], cwd=ROOT, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            assert process.poll() is None, f"app.py exited:\n{log_path.read_text()}"
+            try:
+                urllib.request.urlopen(url + "config", timeout=5).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, f"app.py did not start:\n{log_path.read_text()}"
+                time.sleep(0.5)
+        yield url, log_path
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from spatial_ssrl.tasks import TASK_NAMES
 
-from test_app_e2e import running_app
+from conftest import running_app
 
 pytestmark = pytest.mark.browser
 
@@ -87,6 +87,7 @@ def test_every_task_with_its_views_reveal_and_a_scored_answer(page, app_url, sho
         page.get_by_role("tab", name="What the model sees").click()
 
     # Position, the richest: depth map, 3D view, then reveal and answer with an option button.
+    pick_task(page, "position", 3)
     page.get_by_role("tab", name="Depth map").click()
     expect(page.locator("#depth-map img")).to_be_visible()
     page.locator("#depth-map").screenshot(path=str(shots / "depth_map.png"))
@@ -187,8 +188,12 @@ def test_a_hostile_link_and_answer_are_shown_as_text_and_fetch_nothing(page, app
 
     page.locator("#answer-text textarea").fill(attack)
     page.locator("#score-answer").click()
-    expect(page.locator("#human-result")).to_contain_text("Not right")
+    expect(page.locator("#human-result")).to_contain_text("is not a depth answer this page can read")
     expect(page.locator("#human-result")).to_contain_text("evil.example/pixel.png")
+    page.locator("#answer-text textarea").fill(f"<think>{attack}</think> \\boxed{{{attack}}}")
+    page.locator("#score-answer").click()  # a full response: the verifier's echo of it is shown too
+    expect(page.locator("#human-result")).to_contain_text("Not right")
+    expect(page.locator("#human-result table")).to_contain_text("evil.example/pixel.png")
     page.screenshot(path=str(shots / "hostile_link.png"), full_page=True)
     for selector in ("a[href*='evil.example']", "img[src*='evil.example']", "input[type=password]", "form",
                      "#task-status h1", "#human-result h1"):

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -22,46 +16,9 @@ from spatial_ssrl.assets import load_asset, scene_names
 from spatial_ssrl.audit import task_audit
 from spatial_ssrl.tasks import TASK_NAMES, generate
 
-ROOT = Path(__file__).resolve().parents[1]
-START_TIMEOUT = 180
+from conftest import running_app
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def running_app(folder: Path, *args: str):
-    """`python app.py` with an empty Hugging Face cache and no network; yields its URL, stops it after."""
-    port = free_port()
-    env = {**os.environ, "HF_HOME": str(folder / "hf"), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-           "GRADIO_TEMP_DIR": str(folder / "gradio"), "PYTHONUNBUFFERED": "1"}
-    for name in ("SPATIAL_SSRL_MODEL", "SPATIAL_SSRL_DEPTH_MODEL", "GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT"):
-        env.pop(name, None)
-    log_path = folder / "app.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *args], cwd=ROOT, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            assert process.poll() is None, f"app.py exited:\n{log_path.read_text()}"
-            try:
-                urllib.request.urlopen(url + "config", timeout=5).read()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, f"app.py did not start:\n{log_path.read_text()}"
-                time.sleep(0.5)
-        yield url, log_path
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+pytestmark = pytest.mark.slow  # starts app.py
 
 
 @pytest.fixture(scope="module")

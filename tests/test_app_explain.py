@@ -10,12 +10,8 @@ from spatial_ssrl.assets import load_asset
 from spatial_ssrl.render import MARKER_FILL, label_size
 from spatial_ssrl.tasks import TASK_NAMES, generate
 from spatial_ssrl.tasks._common import grid_patches
-from spatial_ssrl.tasks.crop import ANSWER
-
-
-@pytest.fixture(scope="module")
-def room():
-    return load_asset("room")
+from spatial_ssrl.render import CORRECT
+from spatial_ssrl.tasks.crop import ANSWER, KIND_DESCRIPTIONS
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +36,8 @@ def test_hidden_overlay_does_not_give_the_answer_away(room, tasks):
     # The crop strip frames the answer only once revealed.
     crop = tasks["crop"]
     hidden = np.asarray(explain.overlay(room, crop))
-    assert not np.all(hidden == explain.CORRECT, axis=-1).any()
-    assert np.all(np.asarray(explain.overlay(room, crop, reveal=True)) == explain.CORRECT, axis=-1).any()
+    assert not np.all(hidden == CORRECT, axis=-1).any()
+    assert np.all(np.asarray(explain.overlay(room, crop, reveal=True)) == CORRECT, axis=-1).any()
 
 
 def test_revealed_shuffle_shows_the_original_in_its_right_panel(room, tasks):
@@ -103,7 +99,7 @@ def test_explanations_name_the_answer_and_every_sampled_choice(tasks):
         assert f"**{task.answer}**" in text, name
     crop = explain.explain_answer(tasks["crop"])
     for letter, kind in tasks["crop"].spec["option_kinds"].items():
-        assert f"**{letter}**" in crop and explain.CROP_KINDS[kind] in crop
+        assert f"**{letter}**" in crop and KIND_DESCRIPTIONS[kind] in crop
     assert crop.count("✔") == list(tasks["crop"].spec["option_kinds"].values()).count(ANSWER) == 1
     depth = explain.explain_answer(tasks["depth"])
     for region in tasks["depth"].spec["regions"]:

@@ -10,14 +10,8 @@ import pytest
 import trimesh
 
 from spatial_ssrl import geometry
-from spatial_ssrl.assets import load_asset
 from spatial_ssrl.tasks import generate
 from spatial_ssrl.tasks.position import FACINGS
-
-
-@pytest.fixture(scope="module")
-def room():
-    return load_asset("room")
 
 
 def test_default_intrinsics_give_the_documented_field_of_view():

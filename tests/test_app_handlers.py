@@ -18,7 +18,7 @@ from spatial_ssrl.baselines import baselines_for
 from spatial_ssrl.models.runner import model_status
 from spatial_ssrl.quality import soundness
 from spatial_ssrl.scene import Scene
-from spatial_ssrl.tasks import TASK_NAMES, generate, task_controls
+from spatial_ssrl.tasks import MULTIPLE_CHOICE, TASK_NAMES, generate, task_controls
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_render_gives_every_view_and_lossless_model_images(studio, task):
         assert Path(view[key]).is_file(), key
     assert Path(view["points"]).suffix == ".glb"
     assert task in view["question"] and markdown.text(expected.question) in view["question"]
-    multiple_choice = task in ("crop", "position")
+    multiple_choice = task in MULTIPLE_CHOICE
     assert view["choice"].visible is multiple_choice and view["text"].visible is not multiple_choice
     assert view["revealed"] == "" and view["spec"].visible is False, "the answer starts hidden"
     assert view["soundness_panel"].visible is False and view["soundness"] == view["baselines"] == "", \
@@ -150,6 +150,7 @@ def test_uploads_are_validated_and_a_bad_one_keeps_the_previous_scene(studio, tm
     assert view["link"] == "" and "no permalink" in view["status"], "an upload cannot be linked"
 
 
+@pytest.mark.slow
 def test_estimating_depth_without_the_model_says_why(studio, tmp_path):
     rgb = tmp_path / "photo.png"
     Image.fromarray(studio.scene("astronaut").rgb).save(rgb)
@@ -203,6 +204,7 @@ def test_api_score_and_scenes(studio):
     assert handlers.api_scenes(studio) == [entry["name"] for entry in studio.shipped()]
 
 
+@pytest.mark.slow
 def test_model_buttons_explain_a_missing_model(studio):
     current = as_view(render(studio, "room", "flip", 1))["current"]
     chat, message = list(handlers.run_model(studio, current, 32, 0.0, 1.0, -1, True, "strict"))[-1]
@@ -251,8 +253,8 @@ def test_reveal_opens_the_soundness_panel_with_every_check(studio, task):
     if task == "crop":
         kinds, distances = report["details"]["option_kinds"], report["details"]["distance_to_answer"]
         for letter in "ABCD":
-            assert f"| {letter} | `{kinds[letter]}` | {distances[letter]:.3g} |" in text
-        assert f"| {current.task.answer} | `answer` | 0 |" in text, "the answer is at distance 0 from itself"
+            assert f"| {letter} | {markdown.cell(kinds[letter])} | {distances[letter]:.3g} |" in text
+        assert f"| {current.task.answer} | answer | 0 |" in text, "the answer is at distance 0 from itself"
     if task in ("depth", "position"):
         assert "patch_distance" not in text, "no picture distance where no pictures are compared"
 

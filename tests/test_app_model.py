@@ -12,6 +12,8 @@ from spatial_ssrl.dataset import default_workers
 from spatial_ssrl.models import runner
 from spatial_ssrl.models.tiny import TINY_MAX_PIXELS, TINY_MIN_PIXELS, save_tiny_depth, save_tiny_vlm
 
+pytestmark = pytest.mark.slow  # every test here loads tiny models
+
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):

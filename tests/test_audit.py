@@ -18,7 +18,7 @@ from spatial_ssrl.audit import (
 from spatial_ssrl.scene import Scene
 from spatial_ssrl.tasks import TASK_NAMES, generate
 
-from test_quality import gradient_scene, smooth_rgb
+from conftest import gradient_scene, smooth_rgb
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +33,7 @@ def small_folder(tmp_path_factory, official_dir):
     return folder
 
 
+@pytest.mark.slow
 def test_audit_cli_end_to_end(small_folder, tmp_path):
     out = tmp_path / "audit"
     command = [sys.executable, "-m", "spatial_ssrl", "audit", "--scenes", str(small_folder), "--per-task", "4",

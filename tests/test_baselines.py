@@ -15,7 +15,7 @@ from spatial_ssrl.scene import Scene
 from spatial_ssrl.tasks import TASK_NAMES, generate
 from spatial_ssrl.verify import score
 
-from test_quality import gradient_scene, smooth_rgb
+from conftest import gradient_scene, smooth_rgb
 
 SEEDS = range(16)
 
@@ -139,6 +139,7 @@ HIDDEN = {
                            for key in ("depth_min", "depth_max", "depth_mean")],
     "position": lambda spec: (spec.pop("thresholds"), [region.pop(key) for region in spec["regions"]
                                                        for key in ("depth_min", "depth_max", "depth_mean")]),
+    "rotation": lambda spec: spec.pop("quarters"),  # the rotated patch is named in the question
 }
 
 

@@ -9,6 +9,8 @@ import sys
 import numpy as np
 from PIL import Image
 
+from conftest import reference_seed
+
 
 def cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "spatial_ssrl", *map(str, args)], capture_output=True, text=True,
@@ -42,6 +44,7 @@ def test_generate_count_derives_distinct_seeds(official_dir, tmp_path):
                  "--out", tmp_path)
     assert result.returncode == 0, result.stderr
     records = [json.loads((tmp_path / f"{index:04d}" / "task.json").read_text()) for index in range(3)]
+    assert [record["seed"] for record in records] == [reference_seed(5, index) for index in range(3)]
     assert len({record["seed"] for record in records}) == 3
     assert all(len(record["images"]) == 5 for record in records)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import textured_rgb
+from conftest import make_scene_folder, read_jsonl, textured_rgb
 from spatial_ssrl.cli import main
 from spatial_ssrl.dataset import (
     PAPER_COUNT, PAPER_MIX, VARIANTS, answer_balance, answer_space, build, make_plan, parse_mix, quotas,
@@ -20,28 +20,6 @@ from spatial_ssrl.tasks import FORMAT_INSTRUCTION
 from spatial_ssrl.folders import discover_scenes
 
 HEIGHT, WIDTH = 240, 320
-
-
-def make_scene_folder(root: Path, rgbd: int = 4, rgb: int = 4, order: str = "forward") -> Path:
-    """RGB-D scenes named like the official samples (RGB-D_img{i}.png + RGB-D_depth{i}.npy, depth a tilted
-    plane with a step) and RGB-only photos (PNG and JPEG); `order` is the order the files are written in."""
-    files = []
-    ys, xs = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
-    for i in range(rgbd):
-        depth = 1 + 4 * xs / WIDTH + 2 * ys / HEIGHT + (i % 2) * 3 * ((xs > WIDTH / 2) & (ys > HEIGHT / 2))
-        files.append((f"RGB-D_img{i}.png", lambda path, i=i: Image.fromarray(textured_rgb(HEIGHT, WIDTH, i)).save(path)))
-        files.append((f"RGB-D_depth{i}.npy", lambda path, d=depth: np.save(path, d.astype(np.float32))))
-    for i in range(rgb):
-        name = f"photo{i}.{'jpg' if i % 2 else 'png'}"
-        files.append((name, lambda path, i=i: Image.fromarray(textured_rgb(HEIGHT, WIDTH, 100 + i)).save(path, quality=95)))
-    root.mkdir(parents=True, exist_ok=True)
-    for name, write in (files if order == "forward" else files[::-1]):
-        write(root / name)
-    return root
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +137,7 @@ def test_manifest_reports_answers_with_a_uniformity_test_and_timing(built):
     out, manifest = built
     assert json.loads((out / "manifest.json").read_text()) == manifest
     assert not (out / ".build").exists()
+    assert set(manifest["answers"]) == set(manifest["produced"]["by_variant"])  # every variant built is tested
     for variant, balance in manifest["answers"].items():
         assert balance["n"] == manifest["produced"]["by_variant"][variant]
         assert list(balance["counts"]) == answer_space(variant)

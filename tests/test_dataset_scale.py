@@ -11,7 +11,8 @@ import pytest
 from spatial_ssrl import dataset
 from spatial_ssrl.dataset import build
 from spatial_ssrl.folders import discover_scenes
-from test_dataset import make_scene_folder
+
+from conftest import make_scene_folder
 
 COUNT, SEED = 36, 11
 

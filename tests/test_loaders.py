@@ -16,7 +16,6 @@ from PIL import Image
 from spatial_ssrl.loaders import MAX_PIXELS, MIN_DEPTH_SIDE, MIN_SIDE, load_depth, load_rgb, load_scene
 from spatial_ssrl.scene import SceneError
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "official_samples"
 RNG = np.random.default_rng(7)
 PHOTO = RNG.integers(0, 256, (48, 64, 3), dtype=np.uint8)
 DEPTH = RNG.uniform(0.5, 20.0, (48, 64)).astype(np.float32)
@@ -406,33 +405,34 @@ def test_load_scene_records_sources_and_origin(tmp_path):
         load_scene(image, mask=tmp_path / "room_depth.npy")
 
 
-def test_official_rgba_sample_becomes_rgb():
-    raw = np.asarray(Image.open(SAMPLES / "RGB_img.png"))
-    scene = load_scene(SAMPLES / "RGB_img.png")
+def test_official_rgba_sample_becomes_rgb(official_dir):
+    raw = np.asarray(Image.open(official_dir / "RGB_img.png"))
+    scene = load_scene(official_dir / "RGB_img.png")
     assert raw.shape == (1186, 902, 4) and scene.rgb.shape == (1186, 902, 3)
     assert np.array_equal(scene.rgb, raw[:, :, :3])  # fully opaque: compositing changes nothing
 
 
 @pytest.mark.parametrize("index, shape, valid, low, high", [
     (1, (1064, 1600), 0.662, 38, 758), (2, (1062, 1600), 0.066, 16, 21.1)])
-def test_official_megadepth_samples(index, shape, valid, low, high):
-    scene = load_scene(SAMPLES / f"RGB-D_img{index}.jpg", SAMPLES / f"RGB-D_depth{index}.h5")
+def test_official_megadepth_samples(official_dir, index, shape, valid, low, high):
+    scene = load_scene(official_dir / f"RGB-D_img{index}.jpg", official_dir / f"RGB-D_depth{index}.h5")
     assert scene.rgb.shape == (*shape, 3) and scene.depth.shape == shape
     assert abs(np.isfinite(scene.depth).mean() - valid) < 0.001
     assert low <= np.nanmin(scene.depth) and np.nanmax(scene.depth) <= high
-    with h5py.File(SAMPLES / f"RGB-D_depth{index}.h5") as store:
+    with h5py.File(official_dir / f"RGB-D_depth{index}.h5") as store:
         stored = store["depth"][()]
     assert np.array_equal(np.isfinite(scene.depth), stored > 0)
 
 
-def test_official_diode_sample_with_mask():
-    scene = load_scene(SAMPLES / "RGB-D_img3.png", SAMPLES / "RGB-D_depth3.npy", SAMPLES / "RGB-D_depth_mask3.npy")
-    depth = np.load(SAMPLES / "RGB-D_depth3.npy")[:, :, 0]
-    mask = np.load(SAMPLES / "RGB-D_depth_mask3.npy")
+def test_official_diode_sample_with_mask(official_dir):
+    scene = load_scene(official_dir / "RGB-D_img3.png", official_dir / "RGB-D_depth3.npy",
+                       official_dir / "RGB-D_depth_mask3.npy")
+    depth = np.load(official_dir / "RGB-D_depth3.npy")[:, :, 0]
+    mask = np.load(official_dir / "RGB-D_depth_mask3.npy")
     assert scene.depth.shape == (768, 1024) and scene.sources["mask"] == "RGB-D_depth_mask3.npy"
     assert np.array_equal(np.isfinite(scene.depth), (mask > 0) & (depth > 0))
     assert abs(np.isfinite(scene.depth).mean() - 0.893) < 0.001
-    unmasked = load_depth(SAMPLES / "RGB-D_depth3.npy")
+    unmasked = load_depth(official_dir / "RGB-D_depth3.npy")
     assert np.isfinite(unmasked).sum() > np.isfinite(scene.depth).sum()  # the mask removes real readings
 
 

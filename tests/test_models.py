@@ -22,9 +22,9 @@ from PIL import Image
 
 from spatial_ssrl import cli
 from spatial_ssrl.scene import Scene
-from spatial_ssrl.tasks import FORMAT_INSTRUCTION, Task, generate
+from spatial_ssrl.tasks import FORMAT_INSTRUCTION, TASK_NAMES, Task, generate
 
-from conftest import textured_rgb
+from conftest import read_jsonl, textured_rgb
 
 from spatial_ssrl.models import depth_estimation, runner, zerogpu  # noqa: E402
 from spatial_ssrl.models.evaluate import bootstrap_interval, summarise, wilson_interval  # noqa: E402
@@ -33,21 +33,14 @@ from spatial_ssrl.models.runner import (  # noqa: E402
 )
 from spatial_ssrl.models.tiny import TINY_MAX_PIXELS, TINY_MIN_PIXELS  # noqa: E402
 
-TINY = dict(min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def offline_hub(tmp_path_factory):
-    """No network and an empty Hugging Face cache in tmp for every test here."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf_home")))
-        patch.delenv("HF_HUB_CACHE", raising=False)
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        patch.setenv("SPATIAL_SSRL_DEVICE", "cpu")
-        patch.delenv("SPATIAL_SSRL_MODEL", raising=False)
-        patch.delenv("SPATIAL_SSRL_DEPTH_MODEL", raising=False)
-        yield
-    runner.unload()
+# offline_hub is autouse (no network, an empty HF cache, the CPU); the runner's architecture-independent tests
+# are collected here with this module's vlm and tasks (test_models_qwen3vl.py runs them on Qwen3-VL).
+from runner_contract import (  # noqa: E402, F401
+    TINY, offline_hub,
+    test_greedy_answer_is_reproducible_and_equals_the_stream, test_group_sampling_scores_every_answer_with_the_verifier,
+    test_our_decoding_overrides_the_model_generation_config, test_pixel_bounds_are_those_of_training_by_default,
+    test_sampling_is_reproducible_with_a_seed, test_stream_stops_on_request_and_when_the_consumer_leaves,
+)
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +104,7 @@ def test_model_choice_argument_then_environment_then_default(monkeypatch):
 # --------------------------------------------------------------------------------------- loading, inputs
 
 
+@pytest.mark.slow
 def test_tiny_model_reloads_through_the_auto_classes(vlm, tiny_dir):
     from transformers import Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor, Qwen2TokenizerFast
 
@@ -125,6 +119,7 @@ def test_tiny_model_reloads_through_the_auto_classes(vlm, tiny_dir):
     assert tokenizer.decode(tokenizer("0-2-3-1 \\boxed{A}").input_ids) == "0-2-3-1 \\boxed{A}"
 
 
+@pytest.mark.slow
 def test_load_is_cached_thread_safe_and_shares_weights(tiny_dir, monkeypatch):
     runner.unload(str(tiny_dir))
     calls = []
@@ -142,6 +137,7 @@ def test_load_is_cached_thread_safe_and_shares_weights(tiny_dir, monkeypatch):
     assert wide.model is loaded[0].model and wide.lock is loaded[0].lock and wide.max_pixels == 4 * TINY_MAX_PIXELS
 
 
+@pytest.mark.slow
 def test_crop_task_sends_five_images_then_the_prompt_through_the_chat_template(vlm, tasks):
     task = tasks["crop"]
     assert len(task.images) == 5
@@ -161,18 +157,7 @@ def test_crop_task_sends_five_images_then_the_prompt_through_the_chat_template(v
     assert text.index(task.question) > images_end
 
 
-def test_pixel_bounds_are_those_of_training_by_default(vlm):
-    vlm = runner.replace(vlm, min_pixels=runner.MIN_PIXELS, max_pixels=runner.MAX_PIXELS)
-    patch = vlm.processor.image_processor.patch_size  # 14 for Qwen2.5-VL, 16 for Qwen3-VL
-
-    def pixels(image) -> int:
-        t, h, w = vlm.inputs("Describe.", [image])["image_grid_thw"][0].tolist()
-        return h * w * patch * patch
-
-    assert pixels(Image.new("RGB", (64, 48), "red")) >= 262_144
-    assert 4_194_304 // 2 < pixels(Image.new("RGB", (2600, 2000), "blue")) <= 4_194_304  # large, not shrunk to min
-
-
+@pytest.mark.slow
 def test_unavailable_task_is_refused(vlm):
     missing = generate(Scene(textured_rgb(64, 64)), "depth", seed=0)
     assert not missing.ok
@@ -189,56 +174,7 @@ def test_decoding_settings_are_validated():
             Decoding(**bad)
 
 
-def test_our_decoding_overrides_the_model_generation_config(vlm):
-    vlm.model.generation_config.update(top_k=1, repetition_penalty=1.05, temperature=0.1, top_p=0.001)
-    sampled = vlm.generation_config(Decoding(temperature=1.0, top_p=0.9, max_new_tokens=7), n=5)
-    assert (sampled.do_sample, sampled.temperature, sampled.top_p, sampled.top_k) == (True, 1.0, 0.9, 0)
-    assert (sampled.repetition_penalty, sampled.num_return_sequences, sampled.max_new_tokens) == (1.0, 5, 7)
-    greedy = vlm.generation_config(Decoding())
-    assert greedy.do_sample is False and greedy.repetition_penalty == 1.0
-    assert vlm.model.generation_config.top_k == 1  # the model's own config is left alone
-    assert greedy.eos_token_id == vlm.model.generation_config.eos_token_id
-
-
-def test_greedy_answer_is_reproducible_and_equals_the_stream(vlm, tasks):
-    task = tasks["shuffle"]
-    first = vlm.answer(task, Decoding(max_new_tokens=12))
-    assert first.text == vlm.answer(task, Decoding(max_new_tokens=12)).text
-    assert 0 < first.n_tokens <= 12 and first.finish in ("eos", "length") and first.model == vlm.model_id
-    stream = vlm.stream(task, Decoding(max_new_tokens=12))
-    chunks = list(stream)
-    assert "".join(chunks) == stream.text == first.text
-    assert stream.result().n_tokens == first.n_tokens
-
-
-def test_sampling_is_reproducible_with_a_seed(vlm, tasks):
-    task = tasks["flip"]
-    sample = lambda seed: vlm.answer(task, Decoding(temperature=1.0, top_p=0.95, seed=seed, max_new_tokens=16)).text
-    assert sample(1) == sample(1)
-    assert len({sample(seed) for seed in (1, 2, 3)}) > 1
-
-
-def test_stream_stops_on_request_and_when_the_consumer_leaves(vlm, tasks):
-    task = tasks["position"]
-    stream = vlm.stream(task, Decoding(max_new_tokens=400))
-    for _ in stream:
-        stream.stop()
-    stopped = stream.result()
-    assert stopped.finish == "stopped" and stopped.n_tokens < 400 and stream.stopped
-
-    stream = vlm.stream(task, Decoding(max_new_tokens=400))
-    for _ in stream:
-        break
-    left = stream.result()
-    assert left.finish == "stopped" and left.n_tokens < 400
-
-    stream = vlm.stream(task, Decoding(max_new_tokens=400))
-    threading.Timer(0.05, stream.stop).start()
-    assert stream.result().n_tokens < 400
-    assert vlm.lock.acquire(timeout=5)  # the worker released the model
-    vlm.lock.release()
-
-
+@pytest.mark.slow
 def test_stream_reraises_generation_errors_in_the_consumer(vlm, tasks, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("device fell over")
@@ -276,27 +212,6 @@ def test_group_advantages_follow_grpo():
         assert no_signal and std == 0.0 and advantages == [0.0] * len(equal)
     with pytest.raises(ValueError):
         group_advantages([])
-
-
-def test_group_sampling_scores_every_answer_with_the_verifier(vlm, tasks):
-    from spatial_ssrl.verify import score
-
-    task = tasks["depth"]
-    decoding = Decoding(temperature=1.0, seed=7, max_new_tokens=10)
-    group = vlm.sample_group(task, decoding=decoding)
-    assert len(group.answers) == 5 and group.mode == "strict"
-    assert len({answer.text for answer in group.answers}) > 1  # sampled, not five greedy copies
-    for answer in group.answers:
-        expected = score(answer.text, task.answer, mode="strict", task=task.task, options=task.options)
-        assert answer.score.to_dict() == expected.to_dict() and answer.reward == expected.overall
-    advantages, mean, std, no_signal = group_advantages(group.rewards)
-    assert [answer.advantage for answer in group.answers] == advantages
-    assert (group.mean, group.std, group.no_signal) == (mean, std, no_signal)
-    assert no_signal == (len(set(group.rewards)) == 1)
-    assert [a.text for a in vlm.sample_group(task, decoding=decoding).answers] == [a.text for a in group.answers]
-    assert json.loads(json.dumps(group.to_dict()))["answers"][0]["advantage"] == group.answers[0].advantage
-    with pytest.raises(ValueError, match="temperature"):
-        vlm.sample_group(task, decoding=Decoding())
 
 
 # ------------------------------------------------------------------------------------------- unavailable
@@ -357,6 +272,7 @@ def test_output_kind_is_explicit_per_architecture():
         depth_estimation.output_kind(types.SimpleNamespace(model_type="mystery"))
 
 
+@pytest.mark.slow
 def test_estimated_depth_inverts_the_relative_model_and_is_recorded(tiny_depth_dirs):
     estimator = depth_estimation.load_depth_estimator(str(tiny_depth_dirs["relative"]))
     assert estimator.output == "inverse"
@@ -377,6 +293,7 @@ def test_estimated_depth_inverts_the_relative_model_and_is_recorded(tiny_depth_d
     assert not generate(scene, "depth", seed=0).ok
 
 
+@pytest.mark.slow
 def test_metric_estimator_output_is_kept_as_depth(tiny_depth_dirs):
     estimator = depth_estimation.load_depth_estimator(str(tiny_depth_dirs["metric"]))
     assert estimator.output == "depth"
@@ -450,10 +367,7 @@ def write_scenes(folder: Path) -> Path:
     return folder
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
+@pytest.mark.slow
 def test_eval_end_to_end_two_models_then_resume(tmp_path, tiny_dir, monkeypatch):
     second = tmp_path / "tiny-2"
     assert cli.main(["make-tiny-model", str(second), "--seed", "1"]) == 0
@@ -466,40 +380,41 @@ def test_eval_end_to_end_two_models_then_resume(tmp_path, tiny_dir, monkeypatch)
             "--seed", "5", "--out", str(out), "--max-new-tokens", "6", "--min-pixels", str(TINY_MIN_PIXELS),
             "--max-pixels", str(TINY_MAX_PIXELS), "--no-progress"]
     assert cli.main(args) == 0
-    assert len(answered) == 2 * 5 * 2
+    assert len(answered) == 2 * len(TASK_NAMES) * 2
 
     report = json.loads((out / "report.json").read_text())
     assert report["models"] == [str(tiny_dir), str(second)]
     for model in report["models"]:
         rows = report["results"][model]
-        assert set(rows) == {"shuffle", "flip", "crop", "depth", "position", "all"}
-        assert rows["all"]["n"] == 10 and all(rows[task]["n"] == 2 for task in report["tasks"])
+        assert set(rows) == {*TASK_NAMES, "all"}
+        assert rows["all"]["n"] == 2 * len(TASK_NAMES) and all(rows[task]["n"] == 2 for task in report["tasks"])
         for row in rows.values():
             assert 0 <= row["accuracy"] <= 1 and 0 <= row["format_rate"] <= 1
             for name in ("accuracy", "format_rate", "mean_reward"):
                 low, high = row[f"{name}_ci95"]
                 assert 0 <= low <= row[name] <= high <= 1
     records = read_jsonl(out / "responses.jsonl")
-    assert len(records) == 20
+    total = 2 * len(TASK_NAMES) * 2
+    assert len(records) == total
     by_task = {(r["task"], r["index"]): r for r in records if r["model"] == str(tiny_dir)}
     assert by_task[("depth", 1)]["scene"] == "room.png"  # item 1 starts at the RGB-only photo, which has no depth
     for record in records:
         assert record["response"] and record["n_tokens"] <= 6 and record["mode"] == "strict"
     with (out / "report.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 2 * 6 and {row["task"] for row in rows} >= {"crop", "all"}
+    assert len(rows) == 2 * (len(TASK_NAMES) + 1) and {row["task"] for row in rows} >= {"crop", "all"}
     with Image.open(out / "report.png") as chart:
         assert chart.format == "PNG" and chart.size[0] > 600
 
-    # Interrupt: keep 7 finished lines and half of the 8th; resuming answers exactly the missing 13.
+    # Interrupt: keep 7 finished lines and half of the 8th; resuming answers exactly the missing ones.
     lines = (out / "responses.jsonl").read_text().splitlines(keepends=True)
     (out / "responses.jsonl").write_text("".join(lines[:7]) + lines[7][:25])
     answered.clear()
     assert cli.main(args) == 0
-    assert len(answered) == 13
+    assert len(answered) == total - 7
     resumed = read_jsonl(out / "responses.jsonl")
-    assert resumed[:7] == records[:7] and len(resumed) == 20
-    assert len({(r["model"], r["task"], r["index"]) for r in resumed}) == 20
+    assert resumed[:7] == records[:7] and len(resumed) == total
+    assert len({(r["model"], r["task"], r["index"]) for r in resumed}) == total
     answered.clear()
     assert cli.main(args) == 0 and answered == []  # finished: nothing is redone
     assert json.loads((out / "report.json").read_text())["results"] == report["results"]
@@ -507,6 +422,7 @@ def test_eval_end_to_end_two_models_then_resume(tmp_path, tiny_dir, monkeypatch)
     assert cli.main([*args[:args.index("--seed")], "--seed", "6", *args[args.index("--seed") + 2:]]) == 2
 
 
+@pytest.mark.slow
 def test_eval_without_depth_reports_unavailable_items_or_estimates_depth(tmp_path, tiny_dir, tiny_depth_dirs):
     scenes = tmp_path / "photos"
     scenes.mkdir()
@@ -529,6 +445,7 @@ def test_eval_without_depth_reports_unavailable_items_or_estimates_depth(tmp_pat
     assert depth_row["n"] + depth_row["unavailable"] == 1
 
 
+@pytest.mark.slow
 def test_eval_reports_baselines_beside_a_model_on_the_same_items(tmp_path, tiny_dir, monkeypatch):
     """A model and two baselines in one run: same items, same verifier, labelled, n/a where a baseline does not
     apply, and the model is loaded once however many baselines there are."""

@@ -6,7 +6,7 @@ shipped photo. Checked here where Qwen3-VL differs from Qwen2.5-VL: 16-pixel pat
 32x32 pixels), no default system turn in the chat template, <think> as an ordinary token, mm_token_type_ids
 for its M-RoPE, the images reaching the decoder, the five images of the crop task in one batched group.
 The runner's architecture-independent tests (pixel bounds, decoding, streaming and stopping, group
-sampling) are test_models.py's, imported below so that they run on this model too.
+sampling) are in runner_contract.py, imported below so that they run on this model too.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from spatial_ssrl import cli
 from spatial_ssrl.assets import load_asset
@@ -23,9 +22,9 @@ from spatial_ssrl.models.tiny import TINY_MAX_PIXELS, TINY_MIN_PIXELS
 from spatial_ssrl.tasks import generate
 from spatial_ssrl.verify import score
 
-# offline_hub is autouse (no network, an empty HF cache, the CPU); the test_* functions are collected again
-# here, with this module's vlm and tasks.
-from test_models import (  # noqa: F401
+# offline_hub is autouse (no network, an empty HF cache, the CPU); the runner's architecture-independent tests
+# are collected here with this module's vlm and tasks (test_models.py runs them on Qwen2.5-VL).
+from runner_contract import (  # noqa: F401
     TINY, offline_hub,
     test_greedy_answer_is_reproducible_and_equals_the_stream, test_group_sampling_scores_every_answer_with_the_verifier,
     test_our_decoding_overrides_the_model_generation_config, test_pixel_bounds_are_those_of_training_by_default,
@@ -69,6 +68,7 @@ def image_spans(vlm, inputs) -> list[int]:
     return [len(span) for span in spans]
 
 
+@pytest.mark.slow
 def test_make_tiny_model_writes_a_qwen3_vl_that_the_runner_reloads(qwen3_dir, vlm):
     from transformers import Qwen2TokenizerFast, Qwen3VLForConditionalGeneration, Qwen3VLProcessor
     from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
@@ -106,6 +106,7 @@ def test_arch_is_a_choice_qwen2_5_vl_by_default_and_not_with_depth(capsys):
     assert "not allowed with" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_think_tags_are_ordinary_tokens_that_decoding_keeps(vlm):
     tokenizer = vlm.processor.tokenizer
     text = "<think>left is nearer</think> \\boxed{3-2-1}"
@@ -118,7 +119,10 @@ def test_think_tags_are_ordinary_tokens_that_decoding_keeps(vlm):
     assert split_response(decoded).thinking == "left is nearer"
 
 
+@pytest.mark.slow
 def test_single_image_task_goes_through_the_qwen3_vl_chat_template_and_is_answered(vlm, tasks):
+    import torch  # here, not at the top: collecting this module must not import torch
+
     task = tasks["depth"]
     inputs = vlm.task_inputs(task)
     (t, h, w), = inputs["image_grid_thw"].tolist()
@@ -139,6 +143,7 @@ def test_single_image_task_goes_through_the_qwen3_vl_chat_template_and_is_answer
     assert 0 < answer.n_tokens <= 8 and answer.finish in ("eos", "length") and answer.model == vlm.model_id
 
 
+@pytest.mark.slow
 def test_crop_task_sends_five_images_then_the_prompt_and_is_answered_and_group_sampled(vlm, tasks):
     task = tasks["crop"]
     inputs = vlm.task_inputs(task)

@@ -12,14 +12,7 @@ from spatial_ssrl.quality import NEAR_DUPLICATE, THRESHOLD_MARGIN, soundness
 from spatial_ssrl.scene import Scene
 from spatial_ssrl.tasks import TASK_NAMES, generate, render_spec
 
-from conftest import textured_rgb
-
-
-def smooth_rgb(height: int = 240, width: int = 320) -> np.ndarray:
-    """A smooth, asymmetric image: no two patches alike, no flip invisible, edges continue across any cut."""
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    image = np.stack([255 * xs / width, 255 * ys / height, 128 + 100 * np.sin(xs / 40) * np.cos(ys / 30)], -1)
-    return image.astype(np.uint8)
+from conftest import gradient_scene, smooth_rgb, textured_rgb
 
 
 def failed(report: dict) -> list[str]:
@@ -87,13 +80,6 @@ def test_sound_crop_reports_every_distractor_distance():
     assert min(truth, key=truth.get) == task.answer
 
 
-def gradient_scene(height: int = 240, width: int = 320) -> Scene:
-    """Depth grows upwards (lower in the image is closer), with a little structure sideways."""
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    depth = 1 + 9 * (height - ys) / height + 0.5 * xs / width
-    return Scene(smooth_rgb(height, width), depth.astype(np.float32))
-
-
 def test_depth_answer_in_the_wrong_order_is_flagged():
     scene = gradient_scene()
     task = generate(scene, "depth", 1)
@@ -128,11 +114,18 @@ def all_scenes(official_scenes):
 
 @pytest.mark.parametrize("task_name", TASK_NAMES)
 def test_default_tasks_on_shipped_and_official_scenes_are_sound(official_scenes, task_name):
-    for scene in all_scenes(official_scenes):
+    scenes = all_scenes(official_scenes)
+    rgbd = sum(scene.has_depth for scene in scenes)
+    assert rgbd >= 7 and len(scenes) >= 13, "the four official samples and the nine shipped scenes"
+    checked = 0
+    for scene in scenes:
         for seed in range(3):
             task = generate(scene, task_name, seed)
-            if not task.ok:
+            if not task.ok:  # only a depth task on a photo without depth may be skipped
+                assert not scene.has_depth and "needs a depth map" in task.reason, (scene.name, seed, task.reason)
                 continue
             report = soundness(scene, task)
             assert json.loads(json.dumps(report)) == report
             assert not report["ambiguous"], (scene.name, seed, report["reasons"])
+            checked += 1
+    assert checked >= 3 * rgbd, f"only {checked} {task_name} tasks were checked"

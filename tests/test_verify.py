@@ -52,6 +52,7 @@ TAILS = ["", " The answer is A.", "\n}", " {", " </think>", " \\boxed"]
 ANSWERS = ["A", " A", "2/3", "2 / 3", "None", ""]
 
 
+@pytest.mark.slow
 def test_hand_written_corpus_matches_the_reference():
     checked = 0
     for opening, closing, box, tail in itertools.product(OPENINGS, CLOSINGS, BOXES, TAILS):
@@ -89,6 +90,7 @@ TOKENS = ["<think>", "</think>", "<", ">", "/", "think", " ", "\n", "\t", "\u00a
 token_strings = st.lists(st.sampled_from(TOKENS) | st.text(max_size=3), max_size=30).map("".join)
 
 
+@pytest.mark.slow
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(response=token_strings, answer=st.sampled_from(["A", "None", "", "b", "{", " A"]))
 def test_generated_token_strings_match_the_reference(response, answer):
@@ -102,6 +104,7 @@ def test_arbitrary_text_matches_the_reference(response, answer):
     assert_reference(response, answer)
 
 
+@pytest.mark.slow
 @settings(max_examples=3000, deadline=None)
 @given(st.text(alphabet=WHITESPACE + "<>/ab{}\ud800", max_size=40))
 def test_normalise_is_the_reference_substitution(text):
@@ -157,7 +160,11 @@ def test_invalid_mode_or_task_is_refused():
     with pytest.raises(ValueError, match="mode"):
         score("x", "A", mode="fuzzy")
     with pytest.raises(ValueError, match="task"):
-        score("x", "A", task="rotate")
+        score("x", "A", task=7)
+    # A task the verifier's own table does not name (a newly registered kind) is read by its answer's shape.
+    assert score("<think></think> \\boxed{(a)}", "A", mode="lenient", task="a-new-task").accuracy == 1
+    assert score("<think></think> \\boxed{3 - 1 - 2}", "3-1-2", mode="lenient", task="a-new-task").accuracy == 1
+    assert score("<think></think> \\boxed{(b)}", "A", mode="lenient", task="a-new-task").accuracy == 0
 
 
 @pytest.mark.parametrize("case", sorted(bench.ADVERSARIAL))

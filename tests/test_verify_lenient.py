@@ -122,6 +122,7 @@ def task_answers(draw):
     return task, options, space, truth, wrap.format(content)
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, deadline=None)
 @given(task_answers())
 def test_every_spelling_scores_only_its_own_answer(case):
@@ -143,6 +144,7 @@ def junk_cases(draw):
     return task, options, space, content
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, deadline=None)
 @given(junk_cases())
 def test_any_content_is_accepted_for_at_most_one_answer_and_whenever_strict_accepts(case):
@@ -159,6 +161,7 @@ def test_any_content_is_accepted_for_at_most_one_answer_and_whenever_strict_acce
     assert len(accepted) <= 1, (content, accepted)
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, deadline=None)
 @given(response=st.text(max_size=120) | st.lists(st.sampled_from(JUNK + ["\\boxed{", "<think>", "</think>"]),
                                                    max_size=20).map("".join),

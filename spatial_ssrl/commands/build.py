@@ -8,7 +8,8 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    from ..dataset import ENGINES, IMAGE_FORMATS
+    from ..dataset import ENGINES, IMAGE_FORMATS, VARIANTS
+    from ..tasks import TASK_NAMES
     from ..exporters import FORMATS
 
     parser = subparsers.add_parser(
@@ -24,7 +25,7 @@ def register(subparsers) -> None:
     parser.add_argument("--count", required=True, type=int, help="number of tasks")
     parser.add_argument("--mix", default="paper",
                         help="'paper' (the Spatial-SSRL-81k proportions) or NAME=WEIGHT,... with tasks "
-                             "(shuffle, flip, crop, depth, position) or variants (e.g. shuffle:2x2-masked)")
+                             f"({', '.join(TASK_NAMES)}) or variants ({', '.join(name for name in VARIANTS if ':' in name)})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, type=Path, help="output folder (new, empty, or a build of this command; see --overwrite)")
     parser.add_argument("--format", dest="fmt", choices=FORMATS, default="easyr1")

@@ -8,7 +8,8 @@ import sys
 
 
 def register(subparsers) -> None:
-    from ..verify import MODES, TASK_KINDS
+    from ..tasks import TASK_NAMES
+    from ..verify import MODES
 
     parser = subparsers.add_parser(
         "score", help="score responses with the Spatial-SSRL reward (strict = the training reward)",
@@ -24,7 +25,7 @@ def register(subparsers) -> None:
     parser.add_argument("--mode", choices=MODES, default="strict",
                         help="strict: the reward the models were trained with; lenient: also the obvious "
                              "spellings of the same answer")
-    parser.add_argument("--task", choices=tuple(TASK_KINDS),
+    parser.add_argument("--task", choices=TASK_NAMES,
                         help="with --answer: the task type, which lenient mode reads the answer by "
                              "(JSONL lines carry their own)")
     parser.add_argument("--options", nargs="+", metavar="TEXT",
@@ -55,6 +56,7 @@ def run(args) -> int:
 def score_line(line: bytes | str, mode: str, first: bool = False) -> dict:
     """One JSONL record scored; ValueError (with the reason) for a record that is not a valid input.
     The line arrives as bytes so that a line that is not UTF-8 is that line's error, not the file's."""
+    from ..tasks import TASK_NAMES
     from ..verify import score
 
     if isinstance(line, bytes):
@@ -76,6 +78,8 @@ def score_line(line: bytes | str, mode: str, first: bool = False) -> dict:
     options = record.get("options")
     if options is not None and not all(isinstance(option, str) for option in options):
         raise ValueError("'options' must be a list of strings")
+    if record.get("task") is not None and record["task"] not in TASK_NAMES:
+        raise ValueError(f"'task' must be null or a task name; task must be one of {list(TASK_NAMES)}")
     return score(record["response"], record["ground_truth"], mode=mode, task=record.get("task"),
                  options=options).to_dict()
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -35,7 +34,8 @@ import numpy as np
 
 from ..folders import load_scenes
 from ..scene import Scene
-from ..stats import bootstrap_interval, wilson_interval
+from ..scoring import Answer, Response, answer_item, summarise
+from ..stats import bootstrap_interval, wilson_interval  # noqa: F401  (re-exported: the report's intervals)
 from ..tasks import TASK_NAMES, generate, plan_item
 from .runner import MAX_PIXELS, MIN_PIXELS, Decoding
 
@@ -43,24 +43,6 @@ from .runner import MAX_PIXELS, MIN_PIXELS, Decoding
 BASELINE_PREFIX = "baseline:"
 #: What the CSV and the CLI show where a baseline does not answer a task type (report.json: applicable false).
 NOT_APPLICABLE = "n/a"
-
-
-def summarise(records: list[dict]) -> dict:
-    """n, accuracy, format_rate and mean_reward (with 95% intervals) of scored responses.
-    Baselines generate no tokens (`n_tokens` None): they do not count in `mean_new_tokens`."""
-    n = len(records)
-    tokens = [record["n_tokens"] for record in records if record.get("n_tokens") is not None]
-    accuracy = sum(record["accuracy"] for record in records)
-    formatted = sum(record["format"] for record in records)
-    rewards = [record["overall"] for record in records]
-    return {
-        "n": n,
-        "accuracy": accuracy / n if n else None, "accuracy_ci95": wilson_interval(int(accuracy), n),
-        "format_rate": formatted / n if n else None, "format_rate_ci95": wilson_interval(int(formatted), n),
-        "mean_reward": float(np.mean(rewards)) if n else None, "mean_reward_ci95": bootstrap_interval(rewards),
-        "truncated": sum(record["finish"] == "length" for record in records),
-        "mean_new_tokens": float(np.mean(tokens)) if tokens else None,
-    }
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -153,12 +135,10 @@ def run_eval(models: list[str], scenes_dir: str | Path, out: str | Path, *, per_
             if scene is None:
                 keep(_unavailable(task, index, generated))
                 continue
-            for answerer, baseline in baselines.items():
-                if (task, index) in pending[answerer]:
-                    started = time.perf_counter()
-                    text = baseline.respond(generated, scene)
-                    keep(_scored(answerer, index, generated, scene, text, mode, n_tokens=None,
-                                 seconds=time.perf_counter() - started, finish=None))
+            wanted = {answerer: baseline.respond for answerer, baseline in baselines.items()
+                      if (task, index) in pending[answerer]}
+            for answerer, answered in answer_item(generated, scene, wanted, mode).items():
+                keep(_scored(answerer, index, generated, scene, answered))
 
         for model in model_ids:
             left = todo(model)
@@ -167,14 +147,13 @@ def run_eval(models: list[str], scenes_dir: str | Path, out: str | Path, *, per_
             from .runner import load_model, unload
 
             vlm = load_model(model, device=device, min_pixels=min_pixels, max_pixels=max_pixels)
+            respond = {model: _model_answerer(vlm, decoding)}
             for task, index in _progress(left, Path(model).name or model, progress):
                 generated, scene = plan_task(scenes, task, index, seed)
                 if scene is None:
                     keep(_unavailable(task, index, generated))
                     continue
-                generation = vlm.answer(generated, decoding)
-                keep(_scored(model, index, generated, scene, generation.text, mode, n_tokens=generation.n_tokens,
-                             seconds=generation.seconds, finish=generation.finish))
+                keep(_scored(model, index, generated, scene, answer_item(generated, scene, respond, mode)[model]))
             if len(model_ids) > 1:
                 unload(model)
 
@@ -187,16 +166,20 @@ def _unavailable(task: str, index: int, generated) -> dict:
     return {"model": None, "task": task, "index": index, "seed": generated.seed, "unavailable": generated.reason}
 
 
-def _scored(answerer: str, index: int, generated, scene, text: str, mode: str, **generation) -> dict:
+def _model_answerer(vlm, decoding: Decoding):
+    """A loaded model as an answerer of `scoring.answer_item`, reporting its tokens, time and how it stopped."""
+    def respond(task, scene) -> Response:
+        generation = vlm.answer(task, decoding)
+        return Response(generation.text, generation.n_tokens, generation.seconds, generation.finish)
+    return respond
+
+
+def _scored(answerer: str, index: int, generated, scene, answered: Answer) -> dict:
     """One answered item's record: the same fields, scored by the same verifier, for models and baselines."""
     from ..baselines import chance_level
-    from ..verify import score
 
-    result = score(text, generated.answer, mode=mode, task=generated.task, options=generated.options)
     return {"model": answerer, "task": generated.task, "index": index, "seed": generated.seed, "scene": scene.name,
-            "answer": generated.answer, "chance": chance_level(generated), "response": text,
-            "extracted": result.extracted, "format": result.format, "accuracy": result.accuracy,
-            "overall": result.overall, "mode": result.mode, **generation}
+            "answer": generated.answer, "chance": chance_level(generated), **answered.record()}
 
 
 def _progress(items: list, label: str, enabled: bool):

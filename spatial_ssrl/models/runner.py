@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..tasks import FORMAT_INSTRUCTION
+from ..verify import THINK_CLOSE, THINK_OPEN, score
 from .zerogpu import gpu
 
 #: The trained model the studio runs unless told otherwise.
@@ -299,8 +300,6 @@ class Parts:
     thinking_closed: bool
 
 
-_OPEN_THINK = re.compile(r"<\s*think\s*>")
-_CLOSE_THINK = re.compile(r"<\s*/\s*think\s*>")
 #: A tag cut off at the end of streamed text ("<", "</th", "<think"): held back until it completes.
 _PARTIAL_TAG = re.compile(r"<\s*/?\s*(t(h(i(n(k\s*)?)?)?)?)?$")
 
@@ -310,9 +309,9 @@ def split_response(text: str) -> Parts:
 
     Text with no <think> tag is all answer. A tag still being streamed is not shown as text.
     """
-    opened = _OPEN_THINK.search(text)
+    opened = THINK_OPEN.search(text)
     start = opened.end() if opened else 0
-    closed = _CLOSE_THINK.search(text, start)
+    closed = THINK_CLOSE.search(text, start)
     if closed:
         return Parts(text[start:closed.start()].strip(), _PARTIAL_TAG.sub("", text[closed.end():]).strip(), True)
     if opened:
@@ -456,8 +455,6 @@ class VLM:
     def sample_group(self, task, n: int = GROUP_SIZE, decoding: Decoding = Decoding(temperature=GROUP_TEMPERATURE),
                      *, mode: str = "strict", instruction: str = FORMAT_INSTRUCTION) -> Group:
         """n sampled answers (one batched generate), each scored by the verifier, with GRPO advantages."""
-        from ..verify import score
-
         if n < 1:
             raise ValueError(f"a group needs n >= 1 answers, got {n}")
         if decoding.greedy:

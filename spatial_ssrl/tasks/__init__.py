@@ -1,39 +1,45 @@
-"""The five Spatial-SSRL pretext tasks: a registry, and `generate` (sample a spec, then render it).
+"""The Spatial-SSRL pretext tasks: a registry of task kinds, and `generate` (sample a spec, then render it).
 
-Each task module exposes NAME, NEEDS_DEPTH, CONTROLS, `sample(scene, rng, controls) -> spec` (raising
-NoValidTask when the scene admits none) and `render(scene, spec) -> Rendered`. Rendering is a pure function
-of (scene, spec), so a spec can be replayed, and answers can be checked against raw data without it.
+Each task is one module defining a `TaskKind` (see `contract.py`): its controls, `sample(scene, rng,
+controls) -> spec` (raising NoValidTask when the scene admits none), `render(scene, spec)`, its answers,
+explanations, soundness checks and shortcut baselines. Rendering is a pure function of (scene, spec), so a
+spec can be replayed, and answers can be checked against raw data without it. A new task is one module and
+one entry in `KINDS` below: everything else (CLI, app, dataset mixes, audit, baselines) reads this registry.
 """
 
 from __future__ import annotations
 
-from itertools import permutations
-from types import ModuleType
 from typing import Callable
 
 import numpy as np
 
 from ..scene import Scene
-from . import crop, depth, flip, position, shuffle
+from . import crop, depth, flip, position, rotation, shuffle
+from .contract import Baseline, Table, TaskKind, check_complete
 from .controls import Control, ControlError, resolve
 from .record import FORMAT_INSTRUCTION, GENERATOR_VERSION, NoValidTask, Task, Unavailable, load_task
 
 __all__ = [
-    "MAX_SEED", "MULTIPLE_CHOICE", "TASKS", "TASK_NAMES", "Control", "ControlError", "FORMAT_INSTRUCTION", "NoValidTask", "Task",
-    "Unavailable", "answer_space", "check_seed", "derive_seed", "generate", "load_task", "plan_item", "render_spec",
-    "task_controls",
+    "MAX_SEED", "MULTIPLE_CHOICE", "TASKS", "TASK_NAMES", "Baseline", "Control", "ControlError", "FORMAT_INSTRUCTION",
+    "NoValidTask", "Table", "Task", "TaskKind", "Unavailable", "answer_space", "check_seed", "derive_seed", "generate",
+    "kind_of", "load_task", "plan_item", "render_spec", "task_controls",
 ]
 
-TASKS: dict[str, ModuleType] = {module.NAME: module for module in (shuffle, flip, crop, depth, position)}
+#: The registered task kinds, in the order the CLI and the app list them.
+KINDS: tuple[TaskKind, ...] = (shuffle.KIND, flip.KIND, crop.KIND, depth.KIND, position.KIND, rotation.KIND)
+for _kind in KINDS:
+    check_complete(_kind)
+TASKS: dict[str, TaskKind] = {kind.name: kind for kind in KINDS}
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)
 #: Tasks answered with an option letter -> their letters (the others are answered with an order).
-MULTIPLE_CHOICE: dict[str, str] = {name: kind.LETTERS for name, kind in TASKS.items() if hasattr(kind, "LETTERS")}
+MULTIPLE_CHOICE: dict[str, str] = {name: kind.letters for name, kind in TASKS.items() if kind.letters}
 #: Largest task seed. Seeds are unsigned 32-bit integers: the range `derive_seed` draws from, exact in JSON
 #: and in JavaScript, so a seed survives a permalink, a task record and the API unchanged.
 MAX_SEED = 2**32 - 1
 
 
-def _kind(task: str) -> ModuleType:
+def kind_of(task: str) -> TaskKind:
+    """The registered kind called `task`, or ControlError listing the known ones."""
     try:
         return TASKS[task]
     except KeyError:
@@ -42,23 +48,13 @@ def _kind(task: str) -> ModuleType:
 
 def task_controls(task: str) -> tuple[Control, ...]:
     """The named settings of a task, with the paper's defaults and their ranges."""
-    return _kind(task).CONTROLS
+    return kind_of(task).controls
 
 
-def answer_space(task: str, grid: tuple[int, int] | None = None) -> list[str]:
-    """Every answer string the generator of `task` can emit (`grid`: the shuffle grid as rows, cols), in a
-    fixed order: the categories of answer-balance tests, and 1 / len is the chance level."""
-    kind = _kind(task)
-    if kind is shuffle:
-        count = int(grid[0]) * int(grid[1])
-        identity = tuple(range(count))
-        return ["-".join(map(str, p)) for p in permutations(range(count)) if p != identity]
-    if kind is flip:
-        axes = (flip.VERTICAL, flip.HORIZONTAL)
-        return [f"{patch}-{axis}" for patch in range(flip.ROWS * flip.COLS) for axis in axes]
-    if kind is depth:
-        return ["-".join(map(str, p)) for p in permutations(range(1, depth.REGION_COUNT + 1))]
-    return list(kind.LETTERS)
+def answer_space(task: str, spec: dict | None = None) -> list[str]:
+    """Every answer string the generator of `task` can emit for `spec`'s variant (a spec, or controls such as
+    {"grid": "1x3"}), in a fixed order: the categories of answer-balance tests; 1 / len is the chance level."""
+    return kind_of(task).answer_space(spec)
 
 
 def check_seed(seed) -> int:
@@ -81,10 +77,10 @@ def derive_seed(seed: int, index: int) -> int:
 
 def generate(scene: Scene, task: str, seed: int = 0, controls: dict | None = None) -> Task | Unavailable:
     """Generate one task of kind `task` from `scene`; the same inputs give the same task bit for bit."""
-    kind = _kind(task)
-    values = resolve(kind.CONTROLS, controls)
+    kind = kind_of(task)
+    values = resolve(kind.controls, controls)
     seed = check_seed(seed)
-    if kind.NEEDS_DEPTH and not scene.has_depth:
+    if kind.needs_depth and not scene.has_depth:
         return Unavailable(task, seed, values, "this task needs a depth map and the scene has none", scene.describe())
     try:
         spec = kind.sample(scene, np.random.default_rng(seed), values)
@@ -109,8 +105,7 @@ def plan_item(scenes: list[Scene], index: int, seed: int,
 
 def render_spec(scene: Scene, task: str, spec: dict, *, seed: int = 0, controls: dict | None = None) -> Task:
     """Rebuild a task from a saved spec (replay), without sampling."""
-    kind = _kind(task)
-    rendered = kind.render(scene, spec)
+    rendered = kind_of(task).render(scene, spec)
     return Task(
         task=task,
         seed=seed,

@@ -305,3 +305,80 @@ def join_labels(labels: list[int]) -> str:
     """'0, 1, and 2' / '0, 1, 2, and 3': how the questions enumerate labels."""
     names = [str(label) for label in labels]
     return ", ".join(names[:-1]) + ", and " + names[-1]
+
+
+# ------------------------------------------------------------------------ soundness: shared limits and checks
+# The limits are fixed here, not read from a task's controls, so a task generated with loosened controls (or
+# the reference's settings) is judged by the same rule as one generated with the defaults.
+
+#: Two pictures closer than this (patch_distance, 0-255) are near-duplicates: indistinguishable at a glance.
+NEAR_DUPLICATE = 6.0
+#: The paper's depth constraints: range inside a region below this (normalised depth) ...
+DEPTH_MAX_RANGE = 0.15
+#: ... and a gap above this between consecutive regions (nearer region's max to farther region's min).
+DEPTH_MIN_GAP = 0.05
+#: A position axis closer to its threshold than this fraction of the threshold hinges on a hidden number:
+#: a person cannot tell 149 px from 151 px, or a normalised depth difference of 0.24 from 0.26.
+THRESHOLD_MARGIN = 0.1
+
+
+def check(name: str, value: float, rule: str, limit: float, why: str) -> dict:
+    """One named comparison `value rule limit` (rule one of '>=', '>', '<', '<='), with the sentence it stands for."""
+    value = float(value)
+    ok = {">=": value >= limit, ">": value > limit, "<": value < limit, "<=": value <= limit}[rule]
+    return {
+        "name": name, "value": round(value, 4), "rule": rule, "limit": limit, "ok": bool(ok),
+        "reason": f"{name} = {value:.3g}, needs {rule} {limit:g}: {why}",
+    }
+
+
+def region_values(scene: Scene, regions: list[dict]) -> dict[int, np.ndarray]:
+    """Valid normalised depths inside each marked region, read from the scene (not the stored statistics)."""
+    return {region["label"]: region_depths(scene.normalized_depth, region["box"]) for region in regions}
+
+
+def region_lines(regions: list[dict]) -> list[str]:
+    """The regions as a Markdown table (label, centre, normalised depth min / mean / max), for explanations."""
+    lines = ["| region | centre (x, y) | normalised depth min / mean / max |", "| --- | --- | --- |"]
+    for region in sorted(regions, key=lambda region: region["label"]):
+        lines.append(f"| {region['label']} | {region['center'][0]}, {region['center'][1]} | "
+                     f"{region['depth_min']:.3f} / {region['depth_mean']:.3f} / {region['depth_max']:.3f} |")
+    return lines
+
+
+# ----------------------------------------------------------------------- shortcut baselines: shared cues
+
+def seam_cost(before: np.ndarray, after: np.ndarray) -> float:
+    """Mean absolute difference between two adjacent pixel lines: low when the picture continues across."""
+    return float(np.abs(before.astype(np.float32) - after.astype(np.float32)).mean())
+
+
+def grid_seam_cost(cells: list[np.ndarray], rows: int, cols: int) -> float:
+    """Total seam cost of cells laid out in raster order."""
+    total = 0.0
+    for r in range(rows):
+        for c in range(cols):
+            cell = cells[r * cols + c]
+            if c + 1 < cols:
+                total += seam_cost(cell[:, -1], cells[r * cols + c + 1][:, 0])
+            if r + 1 < rows:
+                total += seam_cost(cell[-1], cells[(r + 1) * cols + c][0])
+    return total
+
+
+def shown_cells(image: Image.Image, rows: int, cols: int) -> list[np.ndarray]:
+    """The patches of a grid image the model sees, in raster order."""
+    return grid_patches(np.asarray(image.convert("RGB")), rows, cols)[0]
+
+
+def pick_lowest(scores: list[float], rng: np.random.Generator) -> int:
+    """Index of the lowest score; exact ties (e.g. a rotation of the answer under a rotation-blind cue)
+    broken at random."""
+    scores = np.asarray(scores, dtype=np.float64)
+    best = np.flatnonzero(np.isclose(scores, scores.min(), rtol=1e-9, atol=1e-12))
+    return int(best[rng.integers(len(best))])
+
+
+def region_markers(spec: dict) -> dict[int, tuple[int, int]]:
+    """Marker positions (drawn on the image) by label."""
+    return {region["label"]: tuple(region["center"]) for region in spec["regions"]}

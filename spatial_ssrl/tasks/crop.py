@@ -12,11 +12,15 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
+from scipy import ndimage
 
-from ._common import DISTANCE_THUMBNAIL, closest_and_medoid, scene_cached
+from ..render import CORRECT, MARKER_FILL, TEXT, BACKGROUND, dashed_rectangle, draw_badge, font, label_size, stack, wrap_text
+from ._common import (DISTANCE_THUMBNAIL, NEAR_DUPLICATE, check, closest_and_medoid, medoid, patch_distance,
+                      pick_lowest, scene_cached, seam_cost)
+from .contract import Baseline, Table, TaskKind
 from .controls import Control
-from .record import NoValidTask, Rendered
+from .record import NoValidTask, Rendered, Task
 
 NAME = "crop"
 NEEDS_DEPTH = False
@@ -229,3 +233,210 @@ def render(scene, spec: dict) -> Rendered:
         images.append(option)
     answer = next(letter for letter, kind in spec["option_kinds"].items() if kind == ANSWER)
     return Rendered(QUESTION, answer, None, images)
+
+
+# ---------------------------------------------------------------------------------- for people
+
+#: What each option kind is, for a teacher: how it was made and what gives it away.
+KIND_DESCRIPTIONS = {
+    ANSWER: "the missing square itself (the answer)",
+    "rotate_cw": "the missing square rotated 90° clockwise: right content, but its edges do not continue the hole's surroundings",
+    "rotate_ccw": "the missing square rotated 90° counter-clockwise: right content, but its edges do not continue the hole's surroundings",
+    "zoom_in": "the central half of the missing square scaled up: the content is too large to fit the hole",
+    "exterior_0.25": "a wider window (a margin of a quarter side around the hole) scaled down: the content is too small",
+    "exterior_0.5": "a much wider window (a margin of half a side around the hole) scaled down: the content is far too small",
+}
+#: The same, in a few words (captions under the options).
+KIND_CAPTIONS = {ANSWER: "answer", "rotate_cw": "rotated 90° clockwise", "rotate_ccw": "rotated 90° counter-clockwise",
+                 "zoom_in": "zoomed in (centre half)", "exterior_0.25": "zoomed out (margin 0.25 side)",
+                 "exterior_0.5": "zoomed out (margin 0.5 side)"}
+#: One colour per option letter in the overlay.
+LETTER_COLOURS = {"A": (230, 80, 20), "B": (30, 110, 230), "C": (190, 40, 190), "D": (0, 150, 150)}
+
+
+def explain(task: Task) -> str:
+    """What each option is and why only the answer fits the hole."""
+    x, y, side = task.spec["box"]
+    lines = [f"A {side}x{side} px square at x={x}, y={y} was blacked out (the first image). Four options, "
+             f"each resampled through the same path (detail {task.spec['detail']} px, then back to {side} px), "
+             "so none stands out by sharpness or shape:", ""]
+    for letter, kind in task.spec["option_kinds"].items():
+        mark = " ✔" if kind == ANSWER else ""
+        lines.append(f"- **{letter}**{mark}: {KIND_DESCRIPTIONS[kind]}")
+    lines += ["", f"The answer is **{task.answer}**: only it continues every edge at the hole's border at "
+                  "the right scale and orientation."]
+    return "\n".join(lines)
+
+
+def overlay(scene, task: Task, reveal: bool) -> Image.Image:
+    """The holed image over the option strip; revealed, where each distractor's window came from."""
+    x, y, side = task.spec["box"]
+    holed = task.images[0].copy()
+    draw = ImageDraw.Draw(holed)
+    line = max(3, side // 60)
+    size = label_size(scene.width, scene.height, 0.045)
+    if reveal:
+        for letter, kind in task.spec["option_kinds"].items():
+            if kind == ANSWER or kind in ROTATIONS:  # a rotation shows the hole's own window
+                continue
+            wx, wy, wside = source_window(kind, task.spec["box"], (scene.width, scene.height))
+            dashed_rectangle(draw, (wx, wy, wx + wside, wy + wside), LETTER_COLOURS[letter], line)
+            draw_badge(draw, letter, (wx + size, wy + size), size, fill=LETTER_COLOURS[letter])
+    draw.rectangle((x, y, x + side - 1, y + side - 1), outline=CORRECT if reveal else MARKER_FILL, width=line)
+    draw_badge(draw, "?", (x + side / 2, y + side / 2), size, fill=MARKER_FILL)
+    return stack([holed, _option_strip(task, holed.width, reveal)])
+
+
+def _option_strip(task: Task, width: int, reveal: bool) -> Image.Image:
+    """The four option images in a row with their letters (and, revealed, their kinds; the answer framed)."""
+    gap = max(8, width // 80)
+    thumb = (width - 3 * gap) // 4
+    size = label_size(thumb, thumb, 0.14)
+    caption = max(12, thumb // 14)
+    text_rows = 3 if reveal else 0
+    strip = Image.new("RGB", (width, thumb + gap + text_rows * int(caption * 1.3)), BACKGROUND)
+    draw = ImageDraw.Draw(strip)
+    for index, (letter, kind) in enumerate(task.spec["option_kinds"].items()):
+        left = index * (thumb + gap)
+        strip.paste(task.images[index + 1].resize((thumb, thumb), Image.Resampling.LANCZOS), (left, gap))
+        if reveal and kind == ANSWER:
+            draw.rectangle((left, gap, left + thumb - 1, gap + thumb - 1), outline=CORRECT, width=max(3, thumb // 30))
+        draw_badge(draw, letter, (left + size, gap + size), size)
+        if reveal:
+            for row, text in enumerate(wrap_text(KIND_CAPTIONS[kind], font(caption), thumb)[:text_rows]):
+                draw.text((left, gap + thumb + 4 + row * caption * 1.3), text, font=font(caption),
+                          fill=CORRECT if kind == ANSWER else TEXT)
+    return strip
+
+
+# ----------------------------------------------------------------------------------- soundness
+
+def soundness(scene, task: Task) -> tuple[list[dict], dict]:
+    """Every distractor must look unlike the answer, and the answer must be the option closest to the truth."""
+    options = _options(task)
+    kinds = task.spec["option_kinds"]
+    answer = options[LETTERS.index(task.answer)]
+    x, y, side = task.spec["box"]
+    true_crop = scene.rgb[y:y + side, x:x + side]
+    to_answer = {letter: round(patch_distance(option, answer), 4) for letter, option in zip(LETTERS, options)}
+    to_truth = {letter: round(patch_distance(option, true_crop), 4) for letter, option in zip(LETTERS, options)}
+    checks = [check(f"distractor {kinds[letter]} vs answer", to_answer[letter], ">=", NEAR_DUPLICATE,
+                    f"option {letter} ({kinds[letter]}) looks like the answer")
+              for letter in LETTERS if kinds[letter] != ANSWER]
+    closest_to_truth = min(to_truth, key=to_truth.get)
+    checks.append(check("answer is the option closest to the true crop", float(closest_to_truth == task.answer),
+                        ">=", 1, f"option {closest_to_truth} resembles the missing part more than the answer does"))
+    return checks, {"option_kinds": kinds, "distance_to_answer": to_answer, "distance_to_true_crop": to_truth}
+
+
+def summary(details: dict) -> list:
+    rows = [(letter, kind, details["distance_to_answer"][letter], details["distance_to_true_crop"][letter])
+            for letter, kind in details["option_kinds"].items()]
+    return [Table("How far is each option from the answer?",
+                  ("option", "what it is", "distance to the answer", "distance to the true missing part"), rows)]
+
+
+# -------------------------------------------------------------------------------------- baselines
+
+def _options(task: Task) -> list[np.ndarray]:
+    return [np.asarray(image.convert("RGB")) for image in task.images[1:]]
+
+
+def _hole_context(task: Task) -> tuple[np.ndarray, list[int]]:
+    return np.asarray(task.images[0].convert("RGB")), task.spec["box"]
+
+
+def _boundary(task, scene, rng):
+    holed, (x, y, side) = _hole_context(task)
+    height, width = holed.shape[:2]
+    sides = []  # (line outside the hole, the option's matching line)
+    if y > 0:
+        sides.append((holed[y - 1, x:x + side], lambda o: o[0]))
+    if y + side < height:
+        sides.append((holed[y + side, x:x + side], lambda o: o[-1]))
+    if x > 0:
+        sides.append((holed[y:y + side, x - 1], lambda o: o[:, 0]))
+    if x + side < width:
+        sides.append((holed[y:y + side, x + side], lambda o: o[:, -1]))
+    scores = [np.mean([seam_cost(outside, line(option)) for outside, line in sides]) for option in _options(task)]
+    index = pick_lowest(scores, rng)
+    return LETTERS[index], f"Option {LETTERS[index]}'s border continues the pixels around the black square best."
+
+
+def _context_ring(holed: np.ndarray, box: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The image around the hole (a band of a quarter side) and a mask of its pixels away from the hole."""
+    x, y, side = box
+    band = side // 4
+    x0, y0 = max(x - band, 0), max(y - band, 0)
+    window = holed[y0:y + side + band, x0:x + side + band]
+    keep = np.ones(window.shape[:2], bool)
+    keep[y - y0:y - y0 + side, x - x0:x - x0 + side] = False
+    return window, keep
+
+
+def fine_detail(gray: np.ndarray, keep: np.ndarray | None = None) -> float:
+    """Share of an image's contrast at the finest scale (|I - blur1| / |I - blur4|): resampling changes it
+    (upscaling removes fine detail, unfiltered downscaling adds aliasing), content hardly does."""
+    fine = np.abs(gray - ndimage.gaussian_filter(gray, 1.0))
+    coarse = np.abs(gray - ndimage.gaussian_filter(gray, 4.0))
+    if keep is not None:
+        keep = ndimage.binary_erosion(keep, iterations=12, border_value=1)
+        fine, coarse = fine[keep], coarse[keep]
+    return float(fine.mean() / max(coarse.mean(), 1e-6))
+
+
+def _gray(rgb: np.ndarray) -> np.ndarray:
+    return rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def _sharpness(task, scene, rng):
+    holed, box = _hole_context(task)
+    window, keep = _context_ring(holed, box)
+    target = fine_detail(_gray(window), keep)
+    scores = [abs(fine_detail(_gray(option)) - target) for option in _options(task)]
+    index = pick_lowest(scores, rng)
+    return LETTERS[index], f"Option {LETTERS[index]} is as sharp as the image around the black square."
+
+
+def colour_histogram(pixels: np.ndarray, bins: int = 8) -> np.ndarray:
+    """Normalised joint RGB histogram with `bins` levels per channel."""
+    codes = (pixels.reshape(-1, 3).astype(np.int32) * bins) // 256
+    index = (codes[:, 0] * bins + codes[:, 1]) * bins + codes[:, 2]
+    counts = np.bincount(index, minlength=bins ** 3).astype(np.float64)
+    return counts / max(counts.sum(), 1)
+
+
+def _histogram(task, scene, rng):
+    holed, box = _hole_context(task)
+    window, keep = _context_ring(holed, box)
+    context = colour_histogram(window[keep])
+    scores = [np.abs(colour_histogram(option) - context).sum() for option in _options(task)]
+    index = pick_lowest(scores, rng)
+    return LETTERS[index], f"Option {LETTERS[index]}'s colours match the colours around the black square best."
+
+
+def _consensus(task, scene, rng):
+    index = medoid(_options(task))
+    return LETTERS[index], (f"Option {LETTERS[index]} is the most similar to the other options; the distractors "
+                            "are all made from the missing part, so it is their centre.")
+
+
+class Crop(TaskKind):
+    name, needs_depth, controls, letters = NAME, NEEDS_DEPTH, CONTROLS, LETTERS
+    answer_help = "the letter of the option that fills the hole"
+    baselines = (
+        Baseline("crop_boundary", "the option whose border continues the pixels around the black square",
+                 (NAME,), _boundary),
+        Baseline("crop_sharpness", "the option whose fine-detail share matches the image around the black square "
+                 "(resampling blur or aliasing, not content)", (NAME,), _sharpness),
+        Baseline("crop_histogram", "the option whose colour histogram matches the image around the black square",
+                 (NAME,), _histogram),
+        Baseline("crop_consensus", "the option most similar to the other three (the distractors are all made from "
+                 "the answer)", (NAME,), _consensus),
+    )
+    sample, render = staticmethod(sample), staticmethod(render)
+    explain, overlay = staticmethod(explain), staticmethod(overlay)
+    soundness, summary = staticmethod(soundness), staticmethod(summary)
+
+
+KIND = Crop()

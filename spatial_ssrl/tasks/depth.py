@@ -7,12 +7,17 @@ inside a region spans less than `max_range`, and consecutive regions are separat
 
 from __future__ import annotations
 
-import numpy as np
+import itertools
 
-from ..render import with_region_markers
-from ._common import candidate_region, region_candidates
+import numpy as np
+from PIL import Image
+
+from ..render import annotate_depths, with_region_markers
+from ._common import (DEPTH_MAX_RANGE, DEPTH_MIN_GAP, candidate_region, check, region_candidates, region_lines,
+                      region_markers, region_values)
+from .contract import Baseline, Table, TaskKind
 from .controls import Control
-from .record import NoValidTask, Rendered
+from .record import NoValidTask, Rendered, Task
 
 NAME = "depth"
 NEEDS_DEPTH = True
@@ -129,3 +134,78 @@ def answer_for(regions: list[dict]) -> str:
 def render(scene, spec: dict) -> Rendered:
     """The image with the three regions marked; the answer read from their stored depths."""
     return Rendered(QUESTION, answer_for(spec["regions"]), None, [with_region_markers(scene.rgb, spec["regions"])])
+
+
+# ---------------------------------------------------------------------------------- for people
+
+def explain(task: Task) -> str:
+    """The regions' depths, and why their order holds for every pixel, not only the centres."""
+    ordered = sorted(task.spec["regions"], key=lambda region: region["depth_mean"])
+    gaps = [later["depth_min"] - earlier["depth_max"] for earlier, later in zip(ordered, ordered[1:])]
+    gap_text = " and ".join(f"{gap:.3f}" for gap in gaps)
+    return "\n".join([
+        "Depth is normalised to 0 (nearest) .. 1 (farthest) by the 0.5th and 99.5th percentiles of the scene's "
+        "valid depth. The three marked regions:", "", *region_lines(task.spec["regions"]), "",
+        f"From nearest to farthest: **{task.answer}**. Each region is flat (its depth spans less than "
+        f"{task.controls.get('max_range', 0):g}), and the nearer region's farthest pixel is closer than the "
+        f"farther region's nearest pixel by {gap_text} (more than the required gap of "
+        f"{task.controls.get('min_gap', 0):g}), so the order holds for every pixel of the regions, not "
+        "only their centres."])
+
+
+def overlay(scene, task: Task, reveal: bool) -> Image.Image:
+    """The marked image; revealed, each region's depth and rank."""
+    image = task.images[0].copy()
+    if reveal:
+        annotate_depths(image, task.spec["regions"], task.answer)
+    return image
+
+
+# ----------------------------------------------------------------------------------- soundness
+
+def soundness(scene, task: Task) -> tuple[list[dict], dict]:
+    """Each region flat, consecutive regions separated by a gap (the paper's constraints, over whole regions)."""
+    values = region_values(scene, task.spec["regions"])
+    order = [int(label) for label in task.answer.split("-")]
+    checks = [check(f"depth range in region {label}", np.ptp(values[label]), "<", DEPTH_MAX_RANGE,
+                    f"region {label} spans too much depth to have one depth") for label in order]
+    for near, far in zip(order, order[1:]):
+        gap = values[far].min() - values[near].max()
+        checks.append(check(f"depth gap {near}->{far}", gap, ">", DEPTH_MIN_GAP,
+                            f"regions {near} and {far} overlap in depth (or are in the wrong order)"))
+    stats = {str(label): {"min": round(float(v.min()), 4), "max": round(float(v.max()), 4),
+                     "mean": round(float(v.mean()), 4)} for label, v in values.items()}
+    return checks, {"regions": stats, "answer_order": order}
+
+
+def summary(details: dict) -> list:
+    rows = [(label, *(details["regions"][str(label)][key] for key in ("min", "mean", "max")))
+            for label in details["answer_order"]]
+    return [Table("Depth inside each region (0 = nearest in the scene, 1 = farthest)",
+                  ("region", "min", "mean", "max"), rows)]
+
+
+# -------------------------------------------------------------------------------------- baselines
+
+def _lower_closer(task, scene, rng):
+    markers = region_markers(task.spec)
+    jitter = rng.random(len(markers))  # breaks exact height ties at random
+    order = sorted(markers, key=lambda label: (-markers[label][1], jitter[label - 1]))
+    return "-".join(map(str, order)), "Lower in the image is closer to the camera, so sort the marks bottom to top."
+
+
+class Depth(TaskKind):
+    name, needs_depth, controls = NAME, NEEDS_DEPTH, CONTROLS
+    answer_help = "Smallest-Middle-Largest, e.g. 2-1-3 (nearest region first)"
+    compares_pictures = False
+    baselines = (Baseline("depth_lower_closer", "lower in the image is closer: marks sorted bottom to top",
+                          (NAME,), _lower_closer),)
+    sample, render = staticmethod(sample), staticmethod(render)
+    explain, overlay = staticmethod(explain), staticmethod(overlay)
+    soundness, summary = staticmethod(soundness), staticmethod(summary)
+
+    def answer_space(self, spec=None):
+        return ["-".join(map(str, p)) for p in itertools.permutations(range(1, REGION_COUNT + 1))]
+
+
+KIND = Depth()

@@ -8,11 +8,15 @@ threshold, the target is in front when d.f > 0 and to the right when d.r > 0. On
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image, ImageDraw
 
-from ..render import with_region_markers
-from ._common import candidate_region, region_candidates
+from ..render import (MARKER_FILL, OUTLINE, TEXT, annotate_depths, arrow, beside, draw_badge, draw_region_marker,
+                      font, inside, label_size, with_region_markers)
+from ._common import (DEPTH_MAX_RANGE, THRESHOLD_MARGIN, candidate_region, check, region_candidates, region_lines,
+                      region_markers, region_values)
+from .contract import Baseline, TaskKind
 from .controls import Control
-from .record import NoValidTask, Rendered
+from .record import NoValidTask, Rendered, Task
 
 NAME = "position"
 NEEDS_DEPTH = True
@@ -172,3 +176,190 @@ def render(scene, spec: dict) -> Rendered:
     answer = LETTERS[spec["options"].index(answer_text(spec))]
     question = question_for(spec["camera"], spec["target"], spec["facing"], spec["options"], spec["mention_height"])
     return Rendered(question, answer, list(spec["options"]), [with_region_markers(scene.rgb, spec["regions"])])
+
+
+# ---------------------------------------------------------------------------------- for people
+
+def explain(task: Task) -> str:
+    """Each axis of the target's offset against its threshold, turned into the camera's frame."""
+    spec = task.spec
+    by_label = {region["label"]: region for region in spec["regions"]}
+    camera, target = by_label[spec["camera"]], by_label[spec["target"]]
+    dx = target["center"][0] - camera["center"][0]
+    dz = target["depth_mean"] - camera["depth_mean"]
+    lateral, depth = spec["thresholds"]["lateral_px"], spec["thresholds"]["depth"]
+    (fx, fz), words = FACINGS[spec["facing"]]
+    truth = answer_text(spec)
+
+    def axis(value: float, threshold: float, unit: str, positive: str, negative: str) -> str:
+        if abs(value) < threshold:
+            return f"{value:+.3g} {unit}: below the threshold {threshold:g}, so this axis says nothing"
+        return f"{value:+.3g} {unit}: the target is {positive if value > 0 else negative}"
+
+    return "\n".join([
+        f"A camera stands at region **{spec['camera']}** and faces **{words}**; where is region "
+        f"**{spec['target']}** for that camera?", "", *region_lines(spec["regions"]), "",
+        "Seen from above (x to the image's right, z away from the viewer):",
+        f"- sideways: {axis(dx, lateral, 'px', 'to the right in the image', 'to the left in the image')}",
+        f"- depth: {axis(dz, depth, '(normalised)', 'farther away', 'nearer')}",
+        f"- the camera faces f = ({fx}, {fz}) and its right hand points r = ({fz}, {-fx}); the target is in "
+        "front when its offset d has d·f > 0 and to the right when d·r > 0.",
+        "", f"So the target is **{truth}** of the camera: option **{task.answer}** "
+            f"({', '.join(f'{letter}. {text}' for letter, text in zip(LETTERS, task.options))}).",
+        "Heights in the image are ignored: only left/right and near/far count."])
+
+
+def overlay(scene, task: Task, reveal: bool) -> Image.Image:
+    """The marked image with the camera's facing; revealed, the depths and a view from above."""
+    image = task.images[0].copy()
+    draw = ImageDraw.Draw(image)
+    spec = task.spec
+    camera = next(region for region in spec["regions"] if region["label"] == spec["camera"])
+    size = label_size(image.width, image.height, 0.04)
+    (fx, fz), words = FACINGS[spec["facing"]]
+    # In the picture, "towards me" points down and "away from me" up (nearer things lie lower in a photo).
+    direction = (fx, -fz)
+    length = 0.14 * min(image.width, image.height)
+    start = tuple(camera["center"])
+    end = (start[0] + direction[0] * length, start[1] + direction[1] * length)
+    width = max(3, size // 5)
+    arrow(draw, start, end, OUTLINE, width + 3)
+    arrow(draw, start, end, (255, 200, 0), width)
+    draw_region_marker(draw, str(camera["label"]), tuple(camera["box"]), image.size)  # keep its badge on top
+    caption = round(size * 0.8)
+    beyond = (end[0] + direction[0] * caption * 8, end[1] + direction[1] * caption * 1.5)
+    draw_badge(draw, f"camera {spec['camera']} faces {words}",
+               inside(beyond, image.size, caption * 9, caption), caption, fill=(60, 60, 60))
+    if reveal:
+        annotate_depths(image, spec["regions"], None)
+        return beside(image, _top_down(spec, image.size, size))  # beside, so it never hides a region
+    return image
+
+
+def _top_down(spec: dict, image_size: tuple[int, int], size: int) -> Image.Image:
+    """A bird's-eye inset: x across, normalised depth up (far at the top), the camera's facing and the target."""
+    side = int(0.34 * min(image_size))
+    small = max(10, int(size * 0.6))
+    top, bottom, left = small * 2.5, side - small * 3.5, small * 2
+    inset = Image.new("RGB", (side, side), (250, 250, 245))
+    draw = ImageDraw.Draw(inset)
+    draw.rectangle((0, 0, side - 1, side - 1), outline=TEXT, width=2)
+    draw.line((left, top, left, bottom), fill=(150, 150, 150), width=1)
+    draw.line((left, bottom, side - left, bottom), fill=(150, 150, 150), width=1)
+
+    def to_inset(x_px: float, depth: float) -> tuple[float, float]:
+        return left + x_px / image_size[0] * (side - 2 * left), bottom - depth * (bottom - top)
+
+    draw.text((side / 2, side - 4), "left ← image x → right", font=font(small), fill=TEXT, anchor="mb")
+    draw.text((4, 4), "far (depth 1)", font=font(small), fill=TEXT, anchor="lt")
+    draw.text((4, bottom + 4), "near (depth 0)", font=font(small), fill=TEXT, anchor="lt")
+    by_label = {region["label"]: region for region in spec["regions"]}
+    camera, target = by_label[spec["camera"]], by_label[spec["target"]]
+    cam = to_inset(camera["center"][0], camera["depth_mean"])
+    tgt = to_inset(target["center"][0], target["depth_mean"])
+    (fx, fz), _ = FACINGS[spec["facing"]]
+    reach = side * 0.12
+    arrow(draw, cam, (cam[0] + fx * reach, cam[1] - fz * reach), (255, 160, 0), max(2, small // 4))
+    dot = small * 0.5
+    draw.ellipse((tgt[0] - dot, tgt[1] - dot, tgt[0] + dot, tgt[1] + dot), fill=MARKER_FILL)
+    draw.ellipse((cam[0] - dot, cam[1] - dot, cam[0] + dot, cam[1] + dot), fill=(60, 60, 60))
+    target_right = tgt[0] >= cam[0]  # each label on the side facing away from the other point
+    for point, text, fill, on_left in ((cam, f"cam {spec['camera']}", TEXT, target_right),
+                                       (tgt, f"{spec['target']}: {answer_text(spec)}", MARKER_FILL, not target_right)):
+        width = font(small).getlength(text)
+        x = max(point[0] - 1.5 * dot, width + 4) if on_left else min(point[0] + 1.5 * dot, side - width - 4)
+        draw.text((x, point[1] - dot), text, font=font(small), fill=fill, anchor="rb" if on_left else "lb")
+    return inset
+
+
+# ----------------------------------------------------------------------------------- soundness
+
+def soundness(scene, task: Task) -> tuple[list[dict], dict]:
+    """Both regions flat, and each axis clear of its threshold by a margin a person could see."""
+    spec = task.spec
+    values = region_values(scene, spec["regions"])
+    by_label = {region["label"]: region for region in spec["regions"]}
+    camera, target = by_label[spec["camera"]], by_label[spec["target"]]
+    dx = float(target["center"][0] - camera["center"][0])
+    dz = float(values[spec["target"]].mean() - values[spec["camera"]].mean())
+    lateral, depth = spec["thresholds"]["lateral_px"], spec["thresholds"]["depth"]
+    checks = [check(f"depth range in region {label}", np.ptp(v), "<=", DEPTH_MAX_RANGE,
+                    f"region {label} spans too much depth to have one depth") for label, v in values.items()]
+    checks += [
+        check("lateral distance to threshold", abs(abs(dx) - lateral) / lateral, ">=", THRESHOLD_MARGIN,
+              f"|dx| = {abs(dx):.0f} px is within {THRESHOLD_MARGIN:.0%} of the {lateral:g} px threshold"),
+        check("depth distance to threshold", abs(abs(dz) - depth) / depth, ">=", THRESHOLD_MARGIN,
+              f"|dz| = {abs(dz):.3f} is within {THRESHOLD_MARGIN:.0%} of the {depth:g} threshold"),
+    ]
+    return checks, {"dx_px": dx, "dz": round(dz, 4), "thresholds": spec["thresholds"],
+                    "answer_text": answer_text(spec)}
+
+
+def summary(details: dict) -> list:
+    thresholds, dx, dz = details["thresholds"], details["dx_px"], details["dz"]
+    return [f"In the image, the target's region is {abs(dx):.0f} px {'right' if dx > 0 else 'left'} of the "
+            f"camera's (threshold {thresholds['lateral_px']:g} px) and {abs(dz):.3f} "
+            f"{'farther from' if dz > 0 else 'nearer to'} the photographer in normalised depth (threshold "
+            f"{thresholds['depth']:g}); in the camera's own frame that is {details['answer_text']}."]
+
+
+# -------------------------------------------------------------------------------------- baselines
+
+#: The paper's lateral threshold (px): public knowledge a shortcut may use.
+PAPER_LATERAL_PX = 150.0
+
+
+def _choose_option(task: Task, word: str | None, rng) -> tuple[int, str]:
+    """The option equal to `word`, or one of those containing it (at random), or any option when None."""
+    options = task.options
+    matches = [i for i, text in enumerate(options) if text == word] or \
+              [i for i, text in enumerate(options) if word and word in text.split("-")] or list(range(len(options)))
+    index = matches[int(rng.integers(len(matches)))]
+    return index, options[index]
+
+
+def _camera_and_target(task: Task) -> tuple[tuple[int, int], tuple[int, int]]:
+    markers = region_markers(task.spec)
+    return markers[task.spec["camera"]], markers[task.spec["target"]]
+
+
+def _x_order(task, scene, rng):
+    camera, target = _camera_and_target(task)
+    word = relative_direction(target[0] - camera[0], 0.0, task.spec["facing"], 1e-9, np.inf)
+    index, text = _choose_option(task, word, rng)
+    return LETTERS[index], (f"Mark {task.spec['target']} is {'right' if target[0] > camera[0] else 'left'} of mark "
+                            f"{task.spec['camera']} in the image; for this camera that means {word}: {text}.")
+
+
+def _layout(task, scene, rng):
+    camera, target = _camera_and_target(task)
+    dx, dy = target[0] - camera[0], target[1] - camera[1]
+    facing = task.spec["facing"]
+    depth_proxy = -float(np.sign(dy))  # higher in the image = farther away
+    if task.options[0] in CARDINAL_OPTIONS:
+        # One axis passes its threshold: sideways if the marks are the paper's 150 px apart, else depth.
+        word = relative_direction(dx, 0.0, facing, 1e-9, np.inf) if abs(dx) >= PAPER_LATERAL_PX else \
+            relative_direction(0.0, depth_proxy, facing, np.inf, 1e-9)
+    else:
+        word = relative_direction(dx, depth_proxy, facing, 1e-9, 1e-9)
+    index, text = _choose_option(task, word, rng)
+    return LETTERS[index], ("Reading the image as a floor plan: left/right from the marks' x, and higher in the "
+                            f"image as farther away; so {text}.")
+
+
+class Position(TaskKind):
+    name, needs_depth, controls, letters = NAME, NEEDS_DEPTH, CONTROLS, LETTERS
+    answer_help = "the letter of the direction, or the direction's words (e.g. Left-Front)"
+    compares_pictures = False
+    baselines = (
+        Baseline("position_x_order", "the marks' left/right order in the image alone, turned into the camera's "
+                 "frame", (NAME,), _x_order),
+        Baseline("position_layout", "the image as a floor plan: x for sideways, higher in the image for farther, "
+                 "the paper's 150 px to pick the axis among single-word options", (NAME,), _layout),
+    )
+    sample, render = staticmethod(sample), staticmethod(render)
+    explain, overlay = staticmethod(explain), staticmethod(overlay)
+    soundness, summary = staticmethod(soundness), staticmethod(summary)
+
+
+KIND = Position()

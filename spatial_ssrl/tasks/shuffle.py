@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
+import itertools
 
-from ._common import grid_patches, join_labels, labelled_grid, closest_pair
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ..render import CORRECT, OUTLINE, TEXT, draw_badge, label_size, panels, with_grid
+from ._common import (NEAR_DUPLICATE, assemble, check, closest_pair, grid_patches, join_labels, labelled_grid,
+                      patch_distance, seam_cost, shown_cells)
+from .contract import Baseline, TaskKind
 from .controls import Control
-from .record import NoValidTask, Rendered
+from .record import NoValidTask, Rendered, Task
 
 NAME = "shuffle"
 NEEDS_DEPTH = False
@@ -83,3 +89,118 @@ def render(scene, spec: dict) -> Rendered:
     image = labelled_grid(shown, rows, cols)
     return Rendered(question_for(rows, cols, spec["masked"] is not None), answer_for(spec["permutation"]),
                     None, [image])
+
+
+# ---------------------------------------------------------------------------------- for people
+
+def slot_names(rows: int, cols: int) -> list[str]:
+    """Human names of grid positions in raster order ('top-left', 'middle 1', ...)."""
+    words = {"TopLeft": "top-left", "TopRight": "top-right", "BottomLeft": "bottom-left",
+             "BottomRight": "bottom-right", "Middle1": "middle 1", "Middle2": "middle 2"}
+    return [words.get(name, name.lower()) for name in SLOT_NAMES[(rows, cols)].split("-")]
+
+
+def explain(task: Task) -> str:
+    """Where each shown label belongs, and how reading the places in order gives the answer."""
+    rows, cols = task.spec["grid"]
+    slots = slot_names(rows, cols)
+    permutation = task.spec["permutation"]
+    lines = [f"The image was cut into a {rows}x{cols} grid and the {rows * cols} patches were shuffled; "
+             f"each shown patch carries the label of the place where it is *shown* (0 to {rows * cols - 1}, "
+             f"in reading order).", ""]
+    for shown_label, original in enumerate(permutation):
+        lines.append(f"- label **{shown_label}** (shown {slots[shown_label]}) belongs at the **{slots[original]}**")
+    if task.spec["masked"] is not None:
+        masked = task.spec["masked"]
+        lines += ["", f"Label {masked} was painted white, so its content is gone: it is placed by elimination, "
+                      f"at the {slots[permutation[masked]]}, the one place the other patches leave free."]
+    lines += ["", f"Reading the original places in order ({' - '.join(slots)}) and writing the label that "
+                  f"belongs in each gives the answer **{task.answer}**. Edges that continue across patch "
+                  "borders (lines, horizons, object outlines) are the clues."]
+    return "\n".join(lines)
+
+
+def overlay(scene, task: Task, reveal: bool) -> Image.Image:
+    """The shown grid; revealed, beside the restored image with each place's label."""
+    rows, cols = task.spec["grid"]
+    shown = with_grid(task.images[0], rows, cols)
+    if not reveal:
+        return shown
+    patches, _, _ = grid_patches(scene.rgb, rows, cols)
+    restored = with_grid(Image.fromarray(assemble(patches, rows, cols)), rows, cols)
+    draw = ImageDraw.Draw(restored)
+    patch_w, patch_h = restored.width // cols, restored.height // rows
+    size = label_size(patch_w, patch_h, 0.16)
+    for position, label in enumerate(task.answer.split("-")):
+        r, c = divmod(position, cols)
+        fill = (255, 255, 255) if task.spec["masked"] == int(label) else CORRECT
+        text_fill = TEXT if fill == (255, 255, 255) else (255, 255, 255)
+        draw_badge(draw, label, (c * patch_w + patch_w / 2, r * patch_h + patch_h / 2), size,
+                   fill=fill, text_fill=text_fill, outline=TEXT if fill == (255, 255, 255) else OUTLINE)
+    return panels([("shown to the model", shown), (f"restored: labels in order give {task.answer}", restored)])
+
+
+# ----------------------------------------------------------------------------------- soundness
+
+def soundness(scene, task: Task) -> tuple[list[dict], dict]:
+    """No two patches (the masked one white) may be interchangeable: the order would not be determined."""
+    rows, cols = task.spec["grid"]
+    patches, _, _ = grid_patches(scene.rgb, rows, cols)
+    masked = task.spec["masked"]
+    if masked is not None:
+        patches[task.spec["permutation"][masked]] = np.full_like(patches[0], WHITE)
+    pairs = {f"{i}~{j}": round(patch_distance(patches[i], patches[j]), 4)
+             for i in range(len(patches)) for j in range(i + 1, len(patches))}
+    closest = min(pairs, key=pairs.get)
+    checks = [check("closest patch pair", pairs[closest], ">=", NEAR_DUPLICATE,
+                    f"patches {closest} (original positions) are interchangeable, so their order is not determined")]
+    return checks, {"pair_distances": pairs, "closest_pair": closest, "masked_original_position":
+                    None if masked is None else task.spec["permutation"][masked]}
+
+
+# -------------------------------------------------------------------------------------- baselines
+
+def _edges(task, scene, rng):
+    rows, cols = task.spec["grid"]
+    cells = shown_cells(task.images[0], rows, cols)
+    count = rows * cols
+    right = [[seam_cost(a[:, -1], b[:, 0]) for b in cells] for a in cells]
+    below = [[seam_cost(a[-1], b[0]) for b in cells] for a in cells]
+
+    def cost(labels):  # labels[p] = shown label placed at original position p
+        return sum(right[labels[p]][labels[p + 1]] for p in range(count) if (p + 1) % cols) + \
+            sum(below[labels[p]][labels[p + cols]] for p in range(count - cols))
+
+    identity = tuple(range(count))
+    best = min((p for p in itertools.permutations(range(count)) if p != identity), key=cost)
+    return "-".join(map(str, best)), "The arrangement whose patch edges continue most smoothly across every seam."
+
+
+class Shuffle(TaskKind):
+    name, needs_depth, controls = NAME, NEEDS_DEPTH, CONTROLS
+    answer_help = "e.g. 0-2-3-1: for each original place in reading order, the label that belongs there"
+    #: The paper's mix: plain and masked 2x2, strips both ways.
+    variants = {"2x2": {"grid": "2x2"}, "2x2-masked": {"grid": "2x2", "masked": True}, "1x3": {"grid": "1x3"},
+                "1x4": {"grid": "1x4"}, "3x1": {"grid": "3x1"}, "4x1": {"grid": "4x1"}}
+    baselines = (Baseline("shuffle_edges", "the arrangement with the most continuous patch edges (pixel lines "
+                          "across seams)", (NAME,), _edges),)
+    sample, render = staticmethod(sample), staticmethod(render)
+    explain, overlay, soundness = staticmethod(explain), staticmethod(overlay), staticmethod(soundness)
+
+    def answer_space(self, spec=None):
+        """Every non-identity order of the grid's patches (spec grid [rows, cols] or control '1x3')."""
+        grid = (spec or {}).get("grid", "2x2")
+        rows, cols = GRIDS[grid] if isinstance(grid, str) else grid
+        identity = tuple(range(rows * cols))
+        return ["-".join(map(str, p)) for p in itertools.permutations(identity) if p != identity]
+
+    def variant_of(self, spec):
+        rows, cols = spec["grid"]
+        return f"shuffle {rows}x{cols}" + (" masked" if spec["masked"] is not None else "")
+
+    def summary(self, details):
+        pairs = ", ".join(f"{pair}: {distance:.3g}" for pair, distance in details["pair_distances"].items())
+        return [f"Distance between every pair of patches (original positions): {pairs}."]
+
+
+KIND = Shuffle()
