@@ -14,9 +14,9 @@ import signal
 import sys
 
 from demo import Studio, build_demo, handlers, launch_options
-from spatial_ssrl.models.zerogpu import on_zero_gpu
 from demo.task_files import MAX_BYTES
-from spatial_ssrl.geometry import POINT_BUDGET
+from spatial_ssrl.models.zerogpu import on_zero_gpu
+from spatial_ssrl.views.geometry import POINT_BUDGET
 
 #: Default disk cap of the per-task files, in MB.
 CACHE_MB = MAX_BYTES // 2**20

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from spatial_ssrl.loaders import load_scene  # noqa: E402
+from spatial_ssrl.scenes.loaders import load_scene  # noqa: E402
 from spatial_ssrl.tasks import generate  # noqa: E402
 
 SAMPLES = Path(os.environ.get("SPATIAL_SSRL_OFFICIAL_SAMPLES", ROOT.parent / "shared" / "data" / "official_samples"))

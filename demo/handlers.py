@@ -16,14 +16,26 @@ from urllib.parse import urlencode
 
 import gradio as gr
 
-from spatial_ssrl import explain, geometry
-from spatial_ssrl.audit import task_audit
-from spatial_ssrl.loaders import load_scene
-from spatial_ssrl.quality import soundness
-from spatial_ssrl.scene import Scene, SceneError
-from spatial_ssrl.tasks import (FORMAT_INSTRUCTION, MAX_SEED, MULTIPLE_CHOICE, TASK_NAMES, ControlError, Table, Task,
-                                check_seed, generate, kind_of, task_controls)
+from spatial_ssrl.analysis.audit import task_audit
+from spatial_ssrl.analysis.quality import soundness
+from spatial_ssrl.scenes.camera import Intrinsics
+from spatial_ssrl.scenes.loaders import load_scene
+from spatial_ssrl.scenes.scene import Scene, SceneError
+from spatial_ssrl.tasks import (
+    FORMAT_INSTRUCTION,
+    MAX_SEED,
+    MULTIPLE_CHOICE,
+    TASK_NAMES,
+    ControlError,
+    Table,
+    Task,
+    check_seed,
+    generate,
+    kind_of,
+    task_controls,
+)
 from spatial_ssrl.tasks.controls import shown
+from spatial_ssrl.views import explain, geometry
 
 from .markdown import cell, code, text
 from .studio import Studio, write_png
@@ -46,7 +58,7 @@ class Current:
 
     scene: Scene
     task: Task
-    intrinsics: geometry.Intrinsics | None = None
+    intrinsics: Intrinsics | None = None
 
 
 def control_layout() -> list[tuple[str, object]]:
@@ -419,7 +431,7 @@ def human_response(task: Task, answer: str) -> tuple[str | None, str]:
 
 def score_human(current: Current | None, choice: str | None, typed: str | None, mode: str) -> str:
     """Score a person's answer with the same verifier that scores the model, in the chosen mode."""
-    from spatial_ssrl.verify import score
+    from spatial_ssrl.reward.verify import score
 
     if current is None:
         return "Generate a task first."
@@ -450,7 +462,7 @@ def api_score(response: str, answer: str, mode: str = "strict", task: str = "", 
 
     Optional: the task type and its options as a JSON list of strings (a task record's "task" and
     "options"), so lenient mode reads option texts too, e.g. \\boxed{A. Left} or \\boxed{Left}."""
-    from spatial_ssrl.verify import score
+    from spatial_ssrl.reward.verify import score
 
     if task and task not in TASK_NAMES:
         raise gr.Error(f"task must be empty or one of {list(TASK_NAMES)}, got {shown(task)}")
@@ -576,7 +588,7 @@ def run_model(studio: Studio, current: Current | None, max_new_tokens, temperatu
               use_instruction: bool, mode: str):
     """Stream the model's answer: yields (chat messages, reward markdown) as text arrives, then the score."""
     from spatial_ssrl.models import split_response
-    from spatial_ssrl.verify import score
+    from spatial_ssrl.reward.verify import score
 
     if current is None:
         yield [], "Generate a task first."

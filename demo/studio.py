@@ -19,11 +19,12 @@ from pathlib import Path
 
 from PIL import Image
 
-from spatial_ssrl import assets
-from spatial_ssrl.geometry import POINT_BUDGET, Intrinsics
 from spatial_ssrl.models.runner import MAX_PIXELS, MIN_PIXELS
-from spatial_ssrl.scene import Scene
+from spatial_ssrl.scenes import assets
+from spatial_ssrl.scenes.camera import Intrinsics
+from spatial_ssrl.scenes.scene import Scene
 from spatial_ssrl.tasks.record import PNG_COMPRESS_LEVEL
+from spatial_ssrl.views.geometry import POINT_BUDGET
 
 from .task_files import MAX_AGE_SECONDS, MAX_BYTES, TaskFiles
 

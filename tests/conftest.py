@@ -49,7 +49,7 @@ def official_dir() -> Path:
 @pytest.fixture(scope="session")
 def official_scenes(official_dir):
     """The four official samples as Scenes, loaded through the public loader."""
-    from spatial_ssrl.loaders import load_scene
+    from spatial_ssrl.scenes.loaders import load_scene
 
     return {
         name: load_scene(official_dir / image, depth and official_dir / depth, mask and official_dir / mask, name=name)
@@ -138,7 +138,7 @@ def smooth_rgb(height: int = 240, width: int = 320) -> np.ndarray:
 
 def gradient_scene(height: int = 240, width: int = 320):
     """Depth grows upwards (lower in the image is closer), with a little structure sideways."""
-    from spatial_ssrl.scene import Scene
+    from spatial_ssrl.scenes.scene import Scene
 
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     depth = 1 + 9 * (height - ys) / height + 0.5 * xs / width
@@ -176,7 +176,7 @@ def read_jsonl(path: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def room():
     """The shipped rendered room (RGB-D), loaded once per module."""
-    from spatial_ssrl.assets import load_asset
+    from spatial_ssrl.scenes.assets import load_asset
 
     return load_asset("room")
 

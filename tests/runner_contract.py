@@ -104,7 +104,7 @@ def test_stream_stops_on_request_and_when_the_consumer_leaves(vlm, tasks):
 
 @pytest.mark.slow
 def test_group_sampling_scores_every_answer_with_the_verifier(vlm, tasks):
-    from spatial_ssrl.verify import score
+    from spatial_ssrl.reward.verify import score
 
     task = tasks["depth"]
     decoding = Decoding(temperature=1.0, seed=7, max_new_tokens=10)

@@ -11,11 +11,10 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import running_app
 from playwright.sync_api import Page, expect, sync_playwright
 
 from spatial_ssrl.tasks import TASK_NAMES
-
-from conftest import running_app
 
 pytestmark = pytest.mark.browser
 

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import running_app
 from gradio_client import Client
 from PIL import Image
 
-from spatial_ssrl.assets import load_asset, scene_names
-from spatial_ssrl.audit import task_audit
+from spatial_ssrl.analysis.audit import task_audit
+from spatial_ssrl.scenes.assets import load_asset, scene_names
 from spatial_ssrl.tasks import TASK_NAMES, generate
-
-from conftest import running_app
 
 pytestmark = pytest.mark.slow  # starts app.py
 

@@ -1,17 +1,16 @@
-"""The explanatory overlays, the depth map and the plain-language explanations (spatial_ssrl.explain)."""
+"""The explanatory overlays, the depth map and the plain-language explanations (spatial_ssrl.views.explain)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from spatial_ssrl import explain
-from spatial_ssrl.assets import load_asset
-from spatial_ssrl.render import MARKER_FILL, label_size
+from spatial_ssrl.scenes.assets import load_asset
 from spatial_ssrl.tasks import TASK_NAMES, generate
 from spatial_ssrl.tasks._common import grid_patches
-from spatial_ssrl.render import CORRECT
 from spatial_ssrl.tasks.crop import ANSWER, KIND_DESCRIPTIONS
+from spatial_ssrl.tasks.drawing import CORRECT, MARKER_FILL, label_size
+from spatial_ssrl.views import explain
 
 
 @pytest.fixture(scope="module")

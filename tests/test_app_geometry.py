@@ -1,4 +1,4 @@
-"""Back-projection to a point cloud and the GLB 3D view (spatial_ssrl.geometry)."""
+"""Back-projection to a point cloud and the GLB 3D view (spatial_ssrl.views.geometry)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ import numpy as np
 import pytest
 import trimesh
 
-from spatial_ssrl import geometry
+from spatial_ssrl.scenes.camera import DEFAULT_HFOV_DEGREES, Intrinsics
 from spatial_ssrl.tasks import generate
 from spatial_ssrl.tasks.position import FACINGS
+from spatial_ssrl.views import geometry
 
 
 def test_default_intrinsics_give_the_documented_field_of_view():
-    camera = geometry.Intrinsics.from_fov(1024, 768)
+    camera = Intrinsics.from_fov(1024, 768)
     assert camera.fx == camera.fy
-    assert math.degrees(2 * math.atan((1024 / 2) / camera.fx)) == pytest.approx(geometry.DEFAULT_HFOV_DEGREES)
+    assert math.degrees(2 * math.atan((1024 / 2) / camera.fx)) == pytest.approx(DEFAULT_HFOV_DEGREES)
     assert (camera.cx, camera.cy) == (511.5, 383.5)
 
 
@@ -31,7 +32,7 @@ def test_subsample_is_deterministic_within_budget_and_valid_only():
 
 
 def test_points_reproject_to_their_pixels_at_their_depth(room):
-    camera = geometry.Intrinsics(900.0, 880.0, 500.0, 380.0)
+    camera = Intrinsics(900.0, 880.0, 500.0, 380.0)
     cloud = geometry.back_project(room, budget=2000, intrinsics=camera)
     assert len(cloud.points) <= 2000
     x, y, z = cloud.points.T

@@ -13,11 +13,11 @@ import pytest
 from PIL import Image
 
 from demo import Studio, handlers, markdown
-from spatial_ssrl.audit import task_audit
-from spatial_ssrl.baselines import baselines_for
+from spatial_ssrl.analysis.audit import task_audit
+from spatial_ssrl.analysis.baselines import baselines_for
+from spatial_ssrl.analysis.quality import soundness
 from spatial_ssrl.models.runner import model_status
-from spatial_ssrl.quality import soundness
-from spatial_ssrl.scene import Scene
+from spatial_ssrl.scenes.scene import Scene
 from spatial_ssrl.tasks import MULTIPLE_CHOICE, TASK_NAMES, generate, task_controls
 
 
@@ -350,7 +350,7 @@ def test_model_status_follows_the_loaders_rules(tmp_path, monkeypatch):
 
 
 def test_only_the_shipped_scene_itself_gets_the_manifest_intrinsics(studio):
-    from spatial_ssrl.scene import Scene
+    from spatial_ssrl.scenes.scene import Scene
 
     shipped = studio.scene("room")
     assert studio.intrinsics(shipped) is not None

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import pytest
 from gradio_client import Client
 from markdown_it import MarkdownIt
+from test_app_e2e import running_app
 
 from demo import Studio, handlers, markdown
 from demo.task_files import MIN_AGE_SECONDS, SWEEP_INTERVAL_SECONDS, TaskFiles
-from spatial_ssrl.assets import ASSETS_DIR
+from spatial_ssrl.scenes.assets import ASSETS_DIR
 from spatial_ssrl.tasks import MAX_SEED, ControlError, check_seed
-
-from test_app_e2e import running_app
 
 #: What an attacker puts in a link or a file name: live HTML, Markdown links and images, a bare autolink,
 #: a heading, a code-span breakout, and LaTeX.

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from demo import Studio, handlers
-from spatial_ssrl.dataset import default_workers
+from spatial_ssrl.cores import default_workers
 from spatial_ssrl.models import runner
 from spatial_ssrl.models.tiny import TINY_MAX_PIXELS, TINY_MIN_PIXELS, save_tiny_depth, save_tiny_vlm
 

@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 
-from spatial_ssrl import assets, synthetic
-from spatial_ssrl.assets import ASSETS_DIR, FIELDS, list_scenes, load_asset, scene_names
-from spatial_ssrl.scene import SceneError
+from spatial_ssrl.scenes import assets
+from spatial_ssrl.scenes.assets import ASSETS_DIR, FIELDS, list_scenes, load_asset, scene_names
+from spatial_ssrl.scenes.scene import SceneError
+from tools import build_assets, synthetic
 
 ENTRIES = {entry["name"]: entry for entry in list_scenes()}
 RGBD = [name for name, entry in ENTRIES.items() if entry["depth"]]
-RENDERS = [name for name, _, _ in assets.RENDERS]
+RENDERS = [name for name, _, _ in build_assets.RENDERS]
 
 
 def test_manifest_entries_have_every_field_and_their_files():
@@ -80,7 +81,7 @@ def test_millimetre_png_depth_is_whole_millimetres():
 
 def test_motorcycle_depth_matches_its_stereo_geometry():
     depth = load_asset("motorcycle").depth
-    calib = assets.MOTORCYCLE
+    calib = build_assets.MOTORCYCLE
     disparity = calib["fx"] * calib["baseline_m"] / depth[np.isfinite(depth)] - calib["doffs"]
     assert disparity.min() > 0 and 0.9 < np.isfinite(depth).mean() < 0.95  # about 7% has no ground truth
     assert 1.0 < np.nanmin(depth) and np.nanmax(depth) < 5.1
@@ -155,7 +156,7 @@ def test_renders_are_deterministic_and_seeded():
 @pytest.mark.slow
 def test_shipped_render_regenerates_bit_for_bit():
     posters = {name: load_asset(name).rgb for name in ("astronaut", "chelsea", "grace_hopper", "rocket")}
-    view = synthetic.render(synthetic.tabletop(posters), *assets.RENDER_SIZE)
+    view = synthetic.render(synthetic.tabletop(posters), *build_assets.RENDER_SIZE)
     shipped = load_asset("tabletop")
     assert np.array_equal(view.rgb, shipped.rgb)
     assert np.array_equal(view.depth, shipped.depth, equal_nan=True)

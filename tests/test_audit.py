@@ -10,22 +10,29 @@ import sys
 
 import numpy as np
 import pytest
-
-from spatial_ssrl.audit import (
-    FAR_FROM_CHANCE, REFERENCE_BANDS, answer_balance, check_group, linear_resize, reference_crop,
-    reference_crop_option, reference_depth, run_audit, task_audit,
-)
-from spatial_ssrl.scene import Scene
-from spatial_ssrl.tasks import TASK_NAMES, generate
-
 from conftest import gradient_scene, smooth_rgb
+
+from spatial_ssrl.analysis.audit import (
+    FAR_FROM_CHANCE,
+    REFERENCE_BANDS,
+    answer_balance,
+    check_group,
+    linear_resize,
+    reference_crop,
+    reference_crop_option,
+    reference_depth,
+    run_audit,
+    task_audit,
+)
+from spatial_ssrl.scenes.scene import Scene
+from spatial_ssrl.tasks import TASK_NAMES, generate
 
 
 @pytest.fixture(scope="module")
 def small_folder(tmp_path_factory, official_dir):
     """One RGB photo and one RGB-D scene (DIODE, with its mask), named so that folders pairs them."""
     folder = tmp_path_factory.mktemp("scenes")
-    from spatial_ssrl.assets import ASSETS_DIR
+    from spatial_ssrl.scenes.assets import ASSETS_DIR
 
     shutil.copy(ASSETS_DIR / "astronaut.png", folder / "astronaut.png")
     for name in ("RGB-D_img3.png", "RGB-D_depth3.npy", "RGB-D_depth_mask3.npy"):

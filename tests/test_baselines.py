@@ -7,15 +7,20 @@ import copy
 
 import numpy as np
 import pytest
-
-from spatial_ssrl.baselines import (
-    ANSWER_PRIOR, BASELINES, answer_prior, answer_space, baselines_for, fit_answer_prior, variant,
-)
-from spatial_ssrl.scene import Scene
-from spatial_ssrl.tasks import TASK_NAMES, generate
-from spatial_ssrl.verify import score
-
 from conftest import gradient_scene, smooth_rgb
+
+from spatial_ssrl.analysis.baselines import (
+    ANSWER_PRIOR,
+    BASELINES,
+    answer_prior,
+    answer_space,
+    baselines_for,
+    fit_answer_prior,
+    variant,
+)
+from spatial_ssrl.reward.verify import score
+from spatial_ssrl.scenes.scene import Scene
+from spatial_ssrl.tasks import TASK_NAMES, generate
 
 SEEDS = range(16)
 

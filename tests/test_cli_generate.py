@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from conftest import reference_seed
@@ -17,6 +18,7 @@ def cli(*args, cwd=None):
                           cwd=cwd)
 
 
+@pytest.mark.slow
 def test_generate_writes_task_json_and_lossless_images(official_dir, tmp_path):
     out = tmp_path / "task"
     result = cli("generate", "--task", "position", "--image", official_dir / "RGB-D_img3.png",
@@ -39,6 +41,7 @@ def test_generate_writes_task_json_and_lossless_images(official_dir, tmp_path):
     assert (again / "image_0.png").read_bytes() == (out / "image_0.png").read_bytes()
 
 
+@pytest.mark.slow
 def test_generate_count_derives_distinct_seeds(official_dir, tmp_path):
     result = cli("generate", "--task", "crop", "--image", official_dir / "RGB_img.png", "--count", 3, "--seed", 5,
                  "--out", tmp_path)
@@ -49,6 +52,7 @@ def test_generate_count_derives_distinct_seeds(official_dir, tmp_path):
     assert all(len(record["images"]) == 5 for record in records)
 
 
+@pytest.mark.slow
 def test_generate_reports_bad_input_and_unavailable_tasks(official_dir, tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\nnot really")

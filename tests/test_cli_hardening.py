@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from spatial_ssrl import dataset, exporters
-from spatial_ssrl.dataset import BUILD_DIR, OUTPUTS, build
-from spatial_ssrl.folders import discover_scenes
-from spatial_ssrl.tasks.record import SAVED_KEYS
-from spatial_ssrl.verify import score
 from test_dataset import make_scene_folder
+
+from spatial_ssrl.data import dataset, exporters
+from spatial_ssrl.data.dataset import BUILD_DIR, OUTPUTS, build
+from spatial_ssrl.reward.verify import score
+from spatial_ssrl.scenes.folders import discover_scenes
+from spatial_ssrl.tasks.record import SAVED_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
 

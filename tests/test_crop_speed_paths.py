@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from spatial_ssrl.loaders import load_scene
-from spatial_ssrl.scene import Scene
+from spatial_ssrl.scenes.loaders import load_scene
+from spatial_ssrl.scenes.scene import Scene
 from spatial_ssrl.tasks import crop, generate, render_spec
 from spatial_ssrl.tasks._common import closest_pair, medoid
 

@@ -8,16 +8,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_scene_folder, read_jsonl, textured_rgb
 from PIL import Image
 
-from conftest import make_scene_folder, read_jsonl, textured_rgb
 from spatial_ssrl.cli import main
-from spatial_ssrl.dataset import (
-    PAPER_COUNT, PAPER_MIX, VARIANTS, answer_balance, answer_space, build, make_plan, parse_mix, quotas,
+from spatial_ssrl.data.dataset import (
+    PAPER_COUNT,
+    PAPER_MIX,
+    VARIANTS,
+    answer_balance,
+    answer_space,
+    build,
+    make_plan,
+    parse_mix,
+    quotas,
 )
-from spatial_ssrl.exporters import chat_messages, problem_text
+from spatial_ssrl.data.exporters import chat_messages, problem_text
+from spatial_ssrl.scenes.folders import discover_scenes
 from spatial_ssrl.tasks import FORMAT_INSTRUCTION
-from spatial_ssrl.folders import discover_scenes
 
 HEIGHT, WIDTH = 240, 320
 

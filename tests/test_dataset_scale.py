@@ -7,12 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
-
-from spatial_ssrl import dataset
-from spatial_ssrl.dataset import build
-from spatial_ssrl.folders import discover_scenes
-
 from conftest import make_scene_folder
+
+from spatial_ssrl.data import dataset
+from spatial_ssrl.data.dataset import build
+from spatial_ssrl.scenes.folders import discover_scenes
 
 COUNT, SEED = 36, 11
 

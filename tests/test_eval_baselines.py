@@ -17,17 +17,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import OFFICIAL_SCENES, read_jsonl, reference_seed
 from PIL import Image
 
 from spatial_ssrl import cli
-from spatial_ssrl.assets import ASSETS_DIR
-from spatial_ssrl.baselines import BASELINES, Baseline, answer_space
-from spatial_ssrl.loaders import load_scene
+from spatial_ssrl.analysis.baselines import BASELINES, Baseline, answer_space
 from spatial_ssrl.models import evaluate
+from spatial_ssrl.reward.verify import score
+from spatial_ssrl.scenes.assets import ASSETS_DIR
+from spatial_ssrl.scenes.loaders import load_scene
 from spatial_ssrl.tasks import TASK_NAMES, generate
-from spatial_ssrl.verify import score
-
-from conftest import OFFICIAL_SCENES, read_jsonl, reference_seed
 
 ROOT = Path(__file__).resolve().parents[1]
 ALL = [f"baseline:{name}" for name in BASELINES]

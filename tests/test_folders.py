@@ -1,4 +1,4 @@
-"""Scene discovery: the pairing rules of spatial_ssrl.folders, on the official samples and on made-up folders."""
+"""Scene discovery: the pairing rules of spatial_ssrl.scenes.folders, on the official samples and on made-up folders."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from spatial_ssrl.folders import SceneSource, discover_scenes, unpaired_depth_files
-from spatial_ssrl.scene import SceneError
+from spatial_ssrl.scenes.folders import SceneSource, discover_scenes, unpaired_depth_files
+from spatial_ssrl.scenes.scene import SceneError
 
 
 def touch(root: Path, *names: str) -> None:

@@ -168,8 +168,8 @@ def child(batch: dict) -> None:
     import imagecodecs  # noqa: F401
     import tifffile  # noqa: F401
 
-    from spatial_ssrl.loaders import load_depth, load_rgb
-    from spatial_ssrl.scene import SceneError
+    from spatial_ssrl.scenes.loaders import load_depth, load_rgb
+    from spatial_ssrl.scenes.scene import SceneError
 
     def alarm(signum, frame):
         raise Hang()

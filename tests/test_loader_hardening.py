@@ -20,11 +20,20 @@ import pytest
 import tifffile
 from PIL import Image
 
-from spatial_ssrl import loaders
-from spatial_ssrl.loaders import (BLOCK_SLACK_BYTES, MAX_BYTES_PER_PIXEL, MAX_HDF5_CHUNKS, MAX_NPZ_DIRECTORY_BYTES,
-                                  MAX_PIXELS, MAX_REASON_CHARS, NPY_MAX_HEADER_BYTES, load_depth, load_rgb,
-                                  load_scene)
-from spatial_ssrl.scene import SceneError
+from spatial_ssrl.scenes import loaders
+from spatial_ssrl.scenes.loaders import (
+    BLOCK_SLACK_BYTES,
+    MAX_BYTES_PER_PIXEL,
+    MAX_HDF5_CHUNKS,
+    MAX_NPZ_DIRECTORY_BYTES,
+    MAX_PIXELS,
+    MAX_REASON_CHARS,
+    NPY_MAX_HEADER_BYTES,
+    load_depth,
+    load_rgb,
+    load_scene,
+)
+from spatial_ssrl.scenes.scene import SceneError
 
 RNG = np.random.default_rng(11)
 DEPTH = RNG.uniform(0.5, 20.0, (48, 64)).astype(np.float32)
@@ -211,8 +220,8 @@ MEASURE_REFUSAL = r'''
 import json, resource, sys
 import numpy as np, h5py, tifffile, imagecodecs
 from PIL import Image
-from spatial_ssrl.loaders import load_depth
-from spatial_ssrl.scene import SceneError
+from spatial_ssrl.scenes.loaders import load_depth
+from spatial_ssrl.scenes.scene import SceneError
 
 np.save(sys.argv[2] + "/warm.npy", np.ones((16, 16), np.float32))
 load_depth(sys.argv[2] + "/warm.npy")  # first-use costs (lazy imports, allocator arenas) are not the file's

@@ -13,8 +13,8 @@ import pytest
 import tifffile
 from PIL import Image
 
-from spatial_ssrl.loaders import MAX_PIXELS, MIN_DEPTH_SIDE, MIN_SIDE, load_depth, load_rgb, load_scene
-from spatial_ssrl.scene import SceneError
+from spatial_ssrl.scenes.loaders import MAX_PIXELS, MIN_DEPTH_SIDE, MIN_SIDE, load_depth, load_rgb, load_scene
+from spatial_ssrl.scenes.scene import SceneError
 
 RNG = np.random.default_rng(7)
 PHOTO = RNG.integers(0, 256, (48, 64, 3), dtype=np.uint8)
@@ -524,7 +524,7 @@ def test_png_fast_path_gives_pillows_pixels_and_is_taken_only_for_plain_rgb(monk
 
 
 def test_png_fast_path_on_the_shipped_pngs(monkeypatch, spng_calls):
-    from spatial_ssrl.assets import ASSETS_DIR
+    from spatial_ssrl.scenes.assets import ASSETS_DIR
 
     pngs = sorted(path for path in ASSETS_DIR.glob("*.png") if "depth" not in path.name)
     assert len(pngs) >= 5
@@ -553,8 +553,8 @@ FUZZ_PNG_FAST_PATH = r'''
 import io, struct, sys, zlib
 import numpy as np
 from PIL import Image
-from spatial_ssrl.loaders import load_rgb
-from spatial_ssrl.scene import SceneError
+from spatial_ssrl.scenes.loaders import load_rgb
+from spatial_ssrl.scenes.scene import SceneError
 
 rng = np.random.default_rng(0)
 buffer = io.BytesIO()

@@ -18,29 +18,35 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
-from spatial_ssrl import cli
-from spatial_ssrl.scene import Scene
-from spatial_ssrl.tasks import FORMAT_INSTRUCTION, TASK_NAMES, Task, generate
-
 from conftest import read_jsonl, textured_rgb
-
-from spatial_ssrl.models import depth_estimation, runner, zerogpu  # noqa: E402
-from spatial_ssrl.models.evaluate import bootstrap_interval, summarise, wilson_interval  # noqa: E402
-from spatial_ssrl.models.runner import (  # noqa: E402
-    Decoding, ModelUnavailable, group_advantages, load_model, split_response,
-)
-from spatial_ssrl.models.tiny import TINY_MAX_PIXELS, TINY_MIN_PIXELS  # noqa: E402
+from PIL import Image
 
 # offline_hub is autouse (no network, an empty HF cache, the CPU); the runner's architecture-independent tests
 # are collected here with this module's vlm and tasks (test_models_qwen3vl.py runs them on Qwen3-VL).
 from runner_contract import (  # noqa: E402, F401
-    TINY, offline_hub,
-    test_greedy_answer_is_reproducible_and_equals_the_stream, test_group_sampling_scores_every_answer_with_the_verifier,
-    test_our_decoding_overrides_the_model_generation_config, test_pixel_bounds_are_those_of_training_by_default,
-    test_sampling_is_reproducible_with_a_seed, test_stream_stops_on_request_and_when_the_consumer_leaves,
+    TINY,
+    offline_hub,
+    test_greedy_answer_is_reproducible_and_equals_the_stream,
+    test_group_sampling_scores_every_answer_with_the_verifier,
+    test_our_decoding_overrides_the_model_generation_config,
+    test_pixel_bounds_are_those_of_training_by_default,
+    test_sampling_is_reproducible_with_a_seed,
+    test_stream_stops_on_request_and_when_the_consumer_leaves,
 )
+
+from spatial_ssrl import cli
+from spatial_ssrl.models import depth_estimation, runner, zerogpu  # noqa: E402
+from spatial_ssrl.models.evaluate import bootstrap_interval, summarise, wilson_interval  # noqa: E402
+from spatial_ssrl.models.runner import (  # noqa: E402
+    Decoding,
+    ModelUnavailable,
+    group_advantages,
+    load_model,
+    split_response,
+)
+from spatial_ssrl.models.tiny import TINY_MAX_PIXELS, TINY_MIN_PIXELS  # noqa: E402
+from spatial_ssrl.scenes.scene import Scene
+from spatial_ssrl.tasks import FORMAT_INSTRUCTION, TASK_NAMES, Task, generate
 
 
 @pytest.fixture(scope="module")
@@ -217,6 +223,7 @@ def test_group_advantages_follow_grpo():
 # ------------------------------------------------------------------------------------------- unavailable
 
 
+@pytest.mark.slow
 def test_missing_local_folder_says_where_it_looked(tmp_path):
     folder = tmp_path / "no-such-model"
     with pytest.raises(ModelUnavailable) as error:
@@ -225,6 +232,7 @@ def test_missing_local_folder_says_where_it_looked(tmp_path):
     assert str(folder) in message and "no such folder" in message and "SPATIAL_SSRL_MODEL=DIR" in message
 
 
+@pytest.mark.slow
 def test_uncached_hub_model_offline_says_which_id_where_and_how(tmp_path):
     with pytest.raises(ModelUnavailable) as error:
         load_model("internlm/Spatial-SSRL-3B")
@@ -235,12 +243,14 @@ def test_uncached_hub_model_offline_says_which_id_where_and_how(tmp_path):
     assert "hf download internlm/Spatial-SSRL-3B --local-dir DIR" in message and "--model DIR" in message
 
 
+@pytest.mark.slow
 def test_folder_without_a_model_is_unavailable_too(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(ModelUnavailable, match="holds no loadable model"):
         load_model(str(tmp_path))
 
 
+@pytest.mark.slow
 def test_eval_cli_reports_an_unavailable_model_plainly(tmp_path, capsys):
     Image.fromarray(textured_rgb(64, 64)).save(tmp_path / "a.png")
     code = cli.main(["eval", "--model", "internlm/Spatial-SSRL-7B", "--scenes", str(tmp_path), "--per-task", "1",
@@ -259,6 +269,7 @@ def test_inverse_depth_becomes_depth_with_the_order_reversed():
     assert depth[1, 0] == 2.0 and np.isnan(depth[1, 1:]).all()  # nothing is nearer than "no disparity"
 
 
+@pytest.mark.slow
 def test_output_kind_is_explicit_per_architecture():
     from transformers import DPTConfig, GLPNConfig
 
@@ -304,6 +315,7 @@ def test_metric_estimator_output_is_kept_as_depth(tiny_depth_dirs):
     assert forced.output == "inverse" and forced.model is estimator.model
 
 
+@pytest.mark.slow
 def test_missing_depth_model_names_its_own_flag_and_variable(tmp_path):
     with pytest.raises(ModelUnavailable) as error:
         depth_estimation.load_depth_estimator()

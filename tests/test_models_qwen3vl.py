@@ -15,21 +15,25 @@ import json
 
 import pytest
 
-from spatial_ssrl import cli
-from spatial_ssrl.assets import load_asset
-from spatial_ssrl.models.runner import Decoding, load_model, split_response
-from spatial_ssrl.models.tiny import TINY_MAX_PIXELS, TINY_MIN_PIXELS
-from spatial_ssrl.tasks import generate
-from spatial_ssrl.verify import score
-
 # offline_hub is autouse (no network, an empty HF cache, the CPU); the runner's architecture-independent tests
 # are collected here with this module's vlm and tasks (test_models.py runs them on Qwen2.5-VL).
 from runner_contract import (  # noqa: F401
-    TINY, offline_hub,
-    test_greedy_answer_is_reproducible_and_equals_the_stream, test_group_sampling_scores_every_answer_with_the_verifier,
-    test_our_decoding_overrides_the_model_generation_config, test_pixel_bounds_are_those_of_training_by_default,
-    test_sampling_is_reproducible_with_a_seed, test_stream_stops_on_request_and_when_the_consumer_leaves,
+    TINY,
+    offline_hub,
+    test_greedy_answer_is_reproducible_and_equals_the_stream,
+    test_group_sampling_scores_every_answer_with_the_verifier,
+    test_our_decoding_overrides_the_model_generation_config,
+    test_pixel_bounds_are_those_of_training_by_default,
+    test_sampling_is_reproducible_with_a_seed,
+    test_stream_stops_on_request_and_when_the_consumer_leaves,
 )
+
+from spatial_ssrl import cli
+from spatial_ssrl.models.runner import Decoding, load_model, split_response
+from spatial_ssrl.models.tiny import TINY_MAX_PIXELS, TINY_MIN_PIXELS
+from spatial_ssrl.reward.verify import score
+from spatial_ssrl.scenes.assets import load_asset
+from spatial_ssrl.tasks import generate
 
 PATCH = 16  # Qwen3-VL's vision patch; 2x2 patches merge into one image token
 

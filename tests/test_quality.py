@@ -7,12 +7,11 @@ import json
 
 import numpy as np
 import pytest
-
-from spatial_ssrl.quality import NEAR_DUPLICATE, THRESHOLD_MARGIN, soundness
-from spatial_ssrl.scene import Scene
-from spatial_ssrl.tasks import TASK_NAMES, generate, render_spec
-
 from conftest import gradient_scene, smooth_rgb, textured_rgb
+
+from spatial_ssrl.analysis.quality import NEAR_DUPLICATE, THRESHOLD_MARGIN, soundness
+from spatial_ssrl.scenes.scene import Scene
+from spatial_ssrl.tasks import TASK_NAMES, generate, render_spec
 
 
 def failed(report: dict) -> list[str]:
@@ -107,7 +106,7 @@ def test_position_pair_near_a_threshold_is_ambiguous():
 
 
 def all_scenes(official_scenes):
-    from spatial_ssrl.assets import load_asset, scene_names
+    from spatial_ssrl.scenes.assets import load_asset, scene_names
 
     return list(official_scenes.values()) + [load_asset(name) for name in scene_names()]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spatial_ssrl.assets import load_asset
+from spatial_ssrl.scenes.assets import load_asset
 from spatial_ssrl.tasks import _common
 from spatial_ssrl.tasks._common import region_candidates, region_statistics
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from spatial_ssrl.scene import NORMALISE_PERCENTILES, Scene, order_statistics, percentiles
+from spatial_ssrl.scenes.scene import NORMALISE_PERCENTILES, Scene, order_statistics, percentiles
 
 SIZES = (1, 2, 7, 1000, 65535, 65536, 70001, 300000)
 

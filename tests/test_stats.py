@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from scipy.stats import chi2, chisquare
 
-from spatial_ssrl.stats import uniformity_test
+from spatial_ssrl.analysis.stats import uniformity_test
 
 COUNTS = [
     [25, 24, 26, 25],  # near uniform

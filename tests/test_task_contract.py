@@ -11,20 +11,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import textured_rgb
 from scipy.stats import chisquare
 
-from spatial_ssrl import verify
-from spatial_ssrl.audit import run_audit
-from spatial_ssrl.baselines import BASELINES, baselines_for
-from spatial_ssrl.dataset import PAPER_MIX, VARIANTS, build, parse_mix
-from spatial_ssrl.folders import discover_scenes
-from spatial_ssrl.quality import soundness
-from spatial_ssrl.scene import Scene
+from spatial_ssrl.analysis.audit import run_audit
+from spatial_ssrl.analysis.baselines import BASELINES, baselines_for
+from spatial_ssrl.analysis.quality import soundness
+from spatial_ssrl.data.dataset import PAPER_MIX, VARIANTS, build, parse_mix
+from spatial_ssrl.reward import verify
+from spatial_ssrl.scenes.folders import discover_scenes
+from spatial_ssrl.scenes.scene import Scene
 from spatial_ssrl.tasks import KINDS, MULTIPLE_CHOICE, TASKS, TaskKind, generate
 from spatial_ssrl.tasks.contract import check_complete
 from spatial_ssrl.tasks.rotation import square, turned
-
-from conftest import textured_rgb
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,7 +70,7 @@ def test_typed_answers_are_read_as_people_write_them(scene, task, typed, expecte
     source = scene if not TASKS[task].needs_depth else None
     if task == "depth":
         pytest.importorskip("h5py")
-        from spatial_ssrl.assets import load_asset
+        from spatial_ssrl.scenes.assets import load_asset
         source = load_asset("room")
     made = generate(source, task, 1, controls)
     assert made.ok
@@ -79,7 +78,7 @@ def test_typed_answers_are_read_as_people_write_them(scene, task, typed, expecte
 
 
 def test_position_answers_by_option_text():
-    from spatial_ssrl.assets import load_asset
+    from spatial_ssrl.scenes.assets import load_asset
 
     task = generate(load_asset("room"), "position", 2)
     letter = TASKS["position"].parse_answer(task.options[2].lower(), task)
@@ -154,7 +153,7 @@ def test_rotation_reaches_the_verifier_baselines_and_mixes(scene):
 
 @pytest.mark.slow
 def test_rotation_in_the_cli_the_builder_and_the_audit(tmp_path):
-    from spatial_ssrl.assets import ASSETS_DIR
+    from spatial_ssrl.scenes.assets import ASSETS_DIR
 
     out = tmp_path / "one"
     run = subprocess.run([sys.executable, "-m", "spatial_ssrl", "generate", "--task", "rotation", "--image",
@@ -174,7 +173,7 @@ def test_rotation_in_the_cli_the_builder_and_the_audit(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "data" / "train.jsonl").read_text().splitlines()]
     assert len(rows) == 12 and {row["answer"] for row in rows} <= set("ABCD")
 
-    from spatial_ssrl.assets import load_asset
+    from spatial_ssrl.scenes.assets import load_asset
     report = run_audit([load_asset("coffee"), load_asset("chelsea")], tmp_path / "audit", per_task=8, seed=0,
                        tasks=("rotation",))
     default = report["tasks"]["rotation"]["default"]

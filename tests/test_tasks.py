@@ -8,19 +8,23 @@ facing rule of TASKS.md written as the reference's case list.
 
 from __future__ import annotations
 
-import io
 
 import numpy as np
 import pytest
+from conftest import raw_normalized_depth, reference_direction, reference_seed, textured_rgb
 from PIL import Image
 
-from spatial_ssrl.scene import Scene
+from spatial_ssrl.scenes.scene import Scene
 from spatial_ssrl.tasks import (
-    MAX_SEED, TASK_NAMES, ControlError, derive_seed, generate, render_spec, task_controls,
+    MAX_SEED,
+    TASK_NAMES,
+    ControlError,
+    derive_seed,
+    generate,
+    render_spec,
+    task_controls,
 )
 from spatial_ssrl.tasks.position import relative_direction
-
-from conftest import raw_normalized_depth, reference_direction, reference_seed, textured_rgb
 
 SEEDS = range(12)
 RGBD = ("megadepth1", "diode3")
@@ -309,8 +313,9 @@ def test_position_thresholds_are_the_papers(official_scenes):
 
 @pytest.mark.parametrize("task_name", TASK_NAMES)
 def test_same_seed_same_task_bit_for_bit(official_scenes, official_dir, task_name):
-    from spatial_ssrl.loaders import load_scene
     from conftest import OFFICIAL_SCENES
+
+    from spatial_ssrl.scenes.loaders import load_scene
 
     image, depth, mask = OFFICIAL_SCENES["megadepth1"]
     fresh = load_scene(official_dir / image, official_dir / depth, name="megadepth1")  # a 2nd load: no shared caches
@@ -402,7 +407,7 @@ def test_import_does_not_pull_heavy_libraries():
     import subprocess
     import sys
 
-    code = ("import sys, spatial_ssrl, spatial_ssrl.tasks, spatial_ssrl.scene; "
+    code = ("import sys, spatial_ssrl, spatial_ssrl.tasks, spatial_ssrl.scenes.scene; "
             "print(','.join(m for m in ('torch', 'gradio', 'transformers') if m in sys.modules))")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert output == ""

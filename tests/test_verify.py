@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spatial_ssrl.verify import MODES, Score, check_format, extract, normalise, score
+from spatial_ssrl.reward.verify import MODES, Score, check_format, extract, normalise, score
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("verify_benchmark", ROOT / "benchmarks" / "verify.py")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spatial_ssrl.verify import TASK_KINDS, score
+from spatial_ssrl.reward.verify import TASK_KINDS, score
 
 CARDINAL = ["Front", "Back", "Left", "Right"]
 DIAGONAL = ["Left-Front", "Right-Front", "Right-Back", "Left-Back"]
@@ -177,7 +177,7 @@ def test_lenient_never_raises_and_always_explains(response, answer, task, option
 def test_lenient_refuses_a_non_string_ground_truth_with_a_clear_error():
     import pytest
 
-    from spatial_ssrl.verify import score
+    from spatial_ssrl.reward.verify import score
 
     for answer in (None, 3, ["A"]):
         with pytest.raises(ValueError, match="answer as a string"):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from spatial_ssrl.rewards.trl import completion_text, lenient_reward, make_reward, spatial_reward
-from spatial_ssrl.verify import score
+from spatial_ssrl.reward.trl import completion_text, lenient_reward, make_reward, spatial_reward
+from spatial_ssrl.reward.verify import score
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("verify_benchmark", ROOT / "benchmarks" / "verify.py")
@@ -24,7 +24,7 @@ POSITION = ["Left", "Back", "Right", "Front"]
 
 def load_like_easyr1():
     """EasyR1 loads `reward_function=PATH:compute_score` by file path, as module `custom_reward_fn`."""
-    path = ROOT / "spatial_ssrl" / "rewards" / "easyr1.py"
+    path = ROOT / "spatial_ssrl" / "reward" / "easyr1.py"
     spec = importlib.util.spec_from_file_location("custom_reward_fn", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -86,6 +86,7 @@ def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow
 def test_cli_scores_one_response_from_stdin():
     response = "<think> the roof continues </think> \\boxed{(b)}"
     done = run_cli("--answer", "B", stdin=response)
@@ -99,6 +100,7 @@ def test_cli_scores_one_response_from_stdin():
     assert json.loads(done.stdout)["accuracy"] == 1.0
 
 
+@pytest.mark.slow
 def test_cli_scores_jsonl_in_order_and_reports_bad_lines(tmp_path):
     good = [{"response": response, "ground_truth": truth, "task": task} for task, response, truth in CORPUS[:20]]
     good.append({"response": "<think></think>\\boxed{B. Back}", "ground_truth": "B", "task": "position",
@@ -127,6 +129,7 @@ def test_cli_scores_jsonl_in_order_and_reports_bad_lines(tmp_path):
     assert done.returncode == 0 and len(done.stdout.splitlines()) == len(good)
 
 
+@pytest.mark.slow
 def test_cli_refuses_a_missing_file_and_a_missing_source():
     done = run_cli("--jsonl", "/nonexistent/responses.jsonl")
     assert done.returncode == 2 and "No such file" in done.stderr
@@ -134,7 +137,7 @@ def test_cli_refuses_a_missing_file_and_a_missing_source():
 
 
 def test_importing_the_verifier_and_plugins_stays_light():
-    code = ("import sys, spatial_ssrl, spatial_ssrl.verify, spatial_ssrl.rewards.easyr1, spatial_ssrl.rewards.trl;"
+    code = ("import sys, spatial_ssrl, spatial_ssrl.reward.verify, spatial_ssrl.reward.easyr1, spatial_ssrl.reward.trl;"
             "heavy = [m for m in ('torch', 'gradio', 'transformers', 'trl') if m in sys.modules];"
             "print(heavy)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)

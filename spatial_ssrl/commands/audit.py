@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    from ..tasks import TASK_NAMES
+    from spatial_ssrl.tasks import TASK_NAMES
 
     parser = subparsers.add_parser(
         "audit", help="soundness and shortcut audit of generated tasks (report.json + charts)",
@@ -17,7 +17,7 @@ def register(subparsers) -> None:
                     "baselines, and write OUT/report.json, OUT/tasks.jsonl and charts.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--scenes", type=Path, action="append", default=[], metavar="DIR",
-                        help="folder of images (depth paired by name, see spatial_ssrl.folders); repeatable")
+                        help="folder of images (depth paired by name, see spatial_ssrl.scenes.folders); repeatable")
     parser.add_argument("--assets", action="store_true", help="also audit the scenes shipped in assets/")
     parser.add_argument("--per-task", type=int, default=100, help="tasks per task type and setting")
     parser.add_argument("--seed", type=int, default=0)
@@ -27,12 +27,12 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..audit import run_audit
-    from ..folders import load_scenes
+    from spatial_ssrl.analysis.audit import run_audit
+    from spatial_ssrl.scenes.folders import load_scenes
 
     scenes = [scene for folder in args.scenes for scene in load_scenes(folder)]
     if args.assets:
-        from ..assets import load_asset, scene_names
+        from spatial_ssrl.scenes.assets import load_asset, scene_names
 
         scenes += [load_asset(name) for name in scene_names()]
     if not scenes:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    from ..dataset import ENGINES, IMAGE_FORMATS, VARIANTS
-    from ..tasks import TASK_NAMES
-    from ..exporters import FORMATS
+    from spatial_ssrl.data.dataset import ENGINES, IMAGE_FORMATS, VARIANTS
+    from spatial_ssrl.data.exporters import FORMATS
+    from spatial_ssrl.tasks import TASK_NAMES
 
     parser = subparsers.add_parser(
         "build", help="build a training dataset of pretext tasks from an image folder",
@@ -51,8 +51,8 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from dataclasses import replace
 
-    from ..dataset import build
-    from ..folders import discover_scenes, unpaired_depth_files
+    from spatial_ssrl.data.dataset import build
+    from spatial_ssrl.scenes.folders import discover_scenes, unpaired_depth_files
 
     if args.workers is not None and args.workers < 1:
         raise ValueError("--workers must be >= 1")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    from ..tasks import TASK_NAMES
+    from spatial_ssrl.tasks import TASK_NAMES
 
     parser = subparsers.add_parser(
         "eval", help="evaluate models and shortcut baselines on generated tasks (accuracy, format rate, mean "
@@ -47,8 +47,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..models.evaluate import BASELINE_PREFIX, NOT_APPLICABLE, run_eval
-    from ..models.runner import MAX_PIXELS, MIN_PIXELS, Decoding, resolve_model
+    from spatial_ssrl.models.evaluate import BASELINE_PREFIX, run_eval
+    from spatial_ssrl.models.runner import MAX_PIXELS, MIN_PIXELS, Decoding, resolve_model
 
     decoding = Decoding(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
                         seed=args.sample_seed)
@@ -68,7 +68,7 @@ def run(args) -> int:
 def report_tables(report: dict) -> str:
     """The report as two Markdown tables (accuracy with its interval beside chance; format rate / mean
     reward), one row per answerer: short enough to read in a terminal, ready to paste into a note."""
-    from ..models.evaluate import NOT_APPLICABLE
+    from spatial_ssrl.models.evaluate import NOT_APPLICABLE
 
     groups = [*report["tasks"], "all"]
     header = ["answerer", "kind", *groups]

@@ -20,7 +20,7 @@ def parse_settings(pairs: list[str]) -> dict:
 
 
 def register(subparsers) -> None:
-    from ..tasks import TASK_NAMES
+    from spatial_ssrl.tasks import TASK_NAMES
 
     parser = subparsers.add_parser(
         "generate", help="generate pretext tasks from one image (and its depth)",
@@ -45,8 +45,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..loaders import load_scene
-    from ..tasks import derive_seed, generate, task_controls
+    from spatial_ssrl.scenes.loaders import load_scene
+    from spatial_ssrl.tasks import derive_seed, generate, task_controls
 
     if args.list_controls:
         print(json.dumps([control.describe() for control in task_controls(args.task)], indent=2))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    from ..models.tiny import DEFAULT_ARCH, TINY_ARCHS  # light: torch and transformers load in save_tiny_*
+    from spatial_ssrl.models.tiny import DEFAULT_ARCH, TINY_ARCHS  # light: torch and transformers load in save_tiny_*
 
     parser = subparsers.add_parser(
         "make-tiny-model", help="write a tiny random model with the real architecture (smoke tests, no download)",
@@ -27,7 +27,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..models.tiny import TINY_ARCHS, save_tiny_depth, save_tiny_vlm
+    from spatial_ssrl.models.tiny import TINY_ARCHS, save_tiny_depth, save_tiny_vlm
 
     if args.depth:
         path, label = save_tiny_depth(args.out, seed=args.seed), "Depth Anything"

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 
 def register(subparsers) -> None:
-    from ..tasks import TASK_NAMES
-    from ..verify import MODES
+    from spatial_ssrl.reward.verify import MODES
+    from spatial_ssrl.tasks import TASK_NAMES
 
     parser = subparsers.add_parser(
         "score", help="score responses with the Spatial-SSRL reward (strict = the training reward)",
@@ -34,7 +33,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..verify import score
+    from spatial_ssrl.reward.verify import score
 
     if args.answer is not None:
         with _open("-") as stdin:
@@ -56,8 +55,8 @@ def run(args) -> int:
 def score_line(line: bytes | str, mode: str, first: bool = False) -> dict:
     """One JSONL record scored; ValueError (with the reason) for a record that is not a valid input.
     The line arrives as bytes so that a line that is not UTF-8 is that line's error, not the file's."""
-    from ..tasks import TASK_NAMES
-    from ..verify import score
+    from spatial_ssrl.reward.verify import score
+    from spatial_ssrl.tasks import TASK_NAMES
 
     if isinstance(line, bytes):
         line = _decode(line, "the line", bom=first)

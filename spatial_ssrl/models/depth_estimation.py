@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..scene import Scene
-from .runner import cached, from_pretrained, resolve_device, resolve_model
-from .zerogpu import gpu
+from spatial_ssrl.models.runner import cached, from_pretrained, resolve_device, resolve_model
+from spatial_ssrl.models.zerogpu import gpu
+from spatial_ssrl.scenes.scene import Scene
 
 DEFAULT_DEPTH_MODEL = "depth-anything/Depth-Anything-V2-Small-hf"
 DEPTH_MODEL_ENV = "SPATIAL_SSRL_DEPTH_MODEL"

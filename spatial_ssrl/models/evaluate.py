@@ -2,7 +2,7 @@
 summarised with 95% intervals beside the chance level.
 
 Answerers are models (a hub id or a local folder) and shortcut baselines (`baseline:NAME` from
-`spatial_ssrl.baselines`; `baseline:all` for every one). Both answer the same items, are scored by the same
+`spatial_ssrl.analysis.baselines`; `baseline:all` for every one). Both answer the same items, are scored by the same
 verifier and are written to the same files; baselines need no weights (and never import torch), and a
 baseline answers only the task types it applies to: on the others it is reported as n/a, not as 0.
 
@@ -32,12 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..folders import load_scenes
-from ..scene import Scene
-from ..scoring import Answer, Response, answer_item, summarise
-from ..stats import bootstrap_interval, wilson_interval  # noqa: F401  (re-exported: the report's intervals)
-from ..tasks import TASK_NAMES, generate, plan_item
-from .runner import MAX_PIXELS, MIN_PIXELS, Decoding
+from spatial_ssrl.analysis.scoring import Answer, Response, answer_item, summarise
+from spatial_ssrl.analysis.stats import bootstrap_interval, wilson_interval  # noqa: F401  (re-exported: the report's intervals)
+from spatial_ssrl.models.runner import MAX_PIXELS, MIN_PIXELS, Decoding
+from spatial_ssrl.scenes.folders import load_scenes
+from spatial_ssrl.scenes.scene import Scene
+from spatial_ssrl.tasks import TASK_NAMES, generate, plan_item
 
 #: An answerer named `baseline:NAME` is the shortcut baseline NAME; `baseline:all` is every one of them.
 BASELINE_PREFIX = "baseline:"
@@ -58,8 +58,8 @@ def plan_task(scenes: list[Scene], task: str, index: int, seed: int):
 def expand_answerers(names: list[str]) -> list[str]:
     """The answerers named, in order and without repeats: models resolved like `load_model` does, baselines as
     `baseline:NAME` ('baseline:all' expands to every registered baseline); an unknown baseline is an error."""
-    from ..baselines import BASELINES
-    from .runner import resolve_model
+    from spatial_ssrl.analysis.baselines import BASELINES
+    from spatial_ssrl.models.runner import resolve_model
 
     answerers = []
     for name in names:
@@ -77,7 +77,7 @@ def expand_answerers(names: list[str]) -> list[str]:
 
 def baseline_of(answerer: str):
     """The `Baseline` an answerer id names, or None for a model."""
-    from ..baselines import BASELINES
+    from spatial_ssrl.analysis.baselines import BASELINES
 
     return BASELINES[answerer[len(BASELINE_PREFIX):]] if answerer.startswith(BASELINE_PREFIX) else None
 
@@ -104,7 +104,7 @@ def run_eval(models: list[str], scenes_dir: str | Path, out: str | Path, *, per_
     model_ids = [answerer for answerer in answerers if answerer not in baselines]
     scenes = load_scenes(scenes_dir)
     if estimate_depth:
-        from .depth_estimation import estimate_scene_depth, load_depth_estimator
+        from spatial_ssrl.models.depth_estimation import estimate_scene_depth, load_depth_estimator
 
         estimator = load_depth_estimator(depth_model, device=device)
         scenes = [scene if scene.has_depth else estimate_scene_depth(scene, estimator) for scene in scenes]
@@ -144,7 +144,7 @@ def run_eval(models: list[str], scenes_dir: str | Path, out: str | Path, *, per_
             left = todo(model)
             if not left:
                 continue
-            from .runner import load_model, unload
+            from spatial_ssrl.models.runner import load_model, unload
 
             vlm = load_model(model, device=device, min_pixels=min_pixels, max_pixels=max_pixels)
             respond = {model: _model_answerer(vlm, decoding)}
@@ -176,7 +176,7 @@ def _model_answerer(vlm, decoding: Decoding):
 
 def _scored(answerer: str, index: int, generated, scene, answered: Answer) -> dict:
     """One answered item's record: the same fields, scored by the same verifier, for models and baselines."""
-    from ..baselines import chance_level
+    from spatial_ssrl.analysis.baselines import chance_level
 
     return {"model": answerer, "task": generated.task, "index": index, "seed": generated.seed, "scene": scene.name,
             "answer": generated.answer, "chance": chance_level(generated), **answered.record()}

@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from ..tasks import FORMAT_INSTRUCTION
-from ..verify import THINK_CLOSE, THINK_OPEN, score
-from .zerogpu import gpu
+from spatial_ssrl.models.zerogpu import gpu
+from spatial_ssrl.reward.verify import THINK_CLOSE, THINK_OPEN, score
+from spatial_ssrl.tasks import FORMAT_INSTRUCTION
 
 #: The trained model the studio runs unless told otherwise.
 DEFAULT_MODEL = "internlm/Spatial-SSRL-3B"
@@ -157,7 +157,7 @@ def spare_a_core() -> int:
     """
     import torch
 
-    from ..dataset import default_workers  # the cores this process may use
+    from spatial_ssrl.cores import default_workers  # the cores this process may use
 
     threads = max(1, min(torch.get_num_threads(), default_workers() - 1))
     torch.set_num_threads(threads)
@@ -361,7 +361,7 @@ def group_advantages(rewards) -> tuple[list[float], float, float, bool]:
 
 @dataclass
 class GroupAnswer:
-    """One sampled answer of a group, its verifier score (a `spatial_ssrl.verify.Score`) and its advantage."""
+    """One sampled answer of a group, its verifier score (a `spatial_ssrl.reward.verify.Score`) and its advantage."""
 
     text: str
     score: Any

@@ -99,7 +99,7 @@ def tiny_tokenizer(vocab_size: int = TINY_VOCAB, added_tokens: tuple[str, ...] =
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import Qwen2TokenizerFast
 
-    from ..tasks import FORMAT_INSTRUCTION
+    from spatial_ssrl.tasks import FORMAT_INSTRUCTION
 
     corpus = [FORMAT_INSTRUCTION, "<think> The patches 0-2-3-1 look aligned. </think> \\boxed{A}",
               "Which image is the missing part? Sort the depths of the three regions from smallest to largest.",

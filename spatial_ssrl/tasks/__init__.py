@@ -13,14 +13,14 @@ from typing import Callable
 
 import numpy as np
 
-from ..scene import Scene
-from . import crop, depth, flip, position, rotation, shuffle
-from .contract import Baseline, Table, TaskKind, check_complete
-from .controls import Control, ControlError, resolve
-from .record import FORMAT_INSTRUCTION, GENERATOR_VERSION, NoValidTask, Task, Unavailable, load_task
+from spatial_ssrl.scenes.scene import Scene
+from spatial_ssrl.tasks import crop, depth, flip, position, rotation, shuffle
+from spatial_ssrl.tasks.contract import Baseline, Table, TaskKind, check_complete
+from spatial_ssrl.tasks.controls import Control, ControlError, resolve
+from spatial_ssrl.tasks.record import FORMAT_INSTRUCTION, GENERATOR_VERSION, NoValidTask, Task, Unavailable, load_task
 
 __all__ = [
-    "MAX_SEED", "MULTIPLE_CHOICE", "TASKS", "TASK_NAMES", "Baseline", "Control", "ControlError", "FORMAT_INSTRUCTION",
+    "GENERATOR_VERSION", "MAX_SEED", "MULTIPLE_CHOICE", "TASKS", "TASK_NAMES", "Baseline", "Control", "ControlError", "FORMAT_INSTRUCTION",
     "NoValidTask", "Table", "Task", "TaskKind", "Unavailable", "answer_space", "check_seed", "derive_seed", "generate",
     "kind_of", "load_task", "plan_item", "render_spec", "task_controls",
 ]

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import weakref
-from typing import Callable
-
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..render import draw_badge, label_size
-from ..scene import Scene
+from spatial_ssrl.scenes.scene import Scene, scene_cached
+from spatial_ssrl.tasks.drawing import draw_badge, label_size
 
 #: Side of the thumbnail on which patch distances are measured (coarse enough to ignore noise/JPEG).
 DISTANCE_THUMBNAIL = 32
-
-_SCENE_CACHE: "weakref.WeakKeyDictionary[Scene, dict]" = weakref.WeakKeyDictionary()
-
-
-def scene_cached(scene: Scene, key: tuple, compute: Callable[[], object]):
-    """Memoise a seed-independent analysis of `scene` (e.g. region candidates) for the scene's lifetime."""
-    cache = _SCENE_CACHE.setdefault(scene, {})
-    if key not in cache:
-        cache[key] = compute()
-    return cache[key]
-
 
 # ---------------------------------------------------------------------------------------------- grids
 

@@ -27,8 +27,8 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from .controls import Control
-from .record import Rendered, Task
+from spatial_ssrl.tasks.controls import Control
+from spatial_ssrl.tasks.record import Rendered, Task
 
 #: What every registered kind must define (attributes and methods), checked by `check_complete`.
 REQUIRED = ("name", "needs_depth", "controls", "letters", "answer_help", "variants", "sample", "render",

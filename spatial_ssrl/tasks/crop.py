@@ -15,12 +15,32 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from ..render import CORRECT, MARKER_FILL, TEXT, BACKGROUND, dashed_rectangle, draw_badge, font, label_size, stack, wrap_text
-from ._common import (DISTANCE_THUMBNAIL, NEAR_DUPLICATE, check, closest_and_medoid, medoid, patch_distance,
-                      pick_lowest, scene_cached, seam_cost)
-from .contract import Baseline, Table, TaskKind
-from .controls import Control
-from .record import NoValidTask, Rendered, Task
+from spatial_ssrl.tasks._common import (
+    DISTANCE_THUMBNAIL,
+    NEAR_DUPLICATE,
+    check,
+    closest_and_medoid,
+    medoid,
+    patch_distance,
+    pick_lowest,
+    scene_cached,
+    seam_cost,
+)
+from spatial_ssrl.tasks.contract import Baseline, Table, TaskKind
+from spatial_ssrl.tasks.controls import Control
+from spatial_ssrl.tasks.drawing import (
+    BACKGROUND,
+    CORRECT,
+    MARKER_FILL,
+    TEXT,
+    dashed_rectangle,
+    draw_badge,
+    font,
+    label_size,
+    stack,
+    wrap_text,
+)
+from spatial_ssrl.tasks.record import NoValidTask, Rendered, Task
 
 NAME = "crop"
 NEEDS_DEPTH = False

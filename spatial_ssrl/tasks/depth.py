@@ -12,12 +12,20 @@ import itertools
 import numpy as np
 from PIL import Image
 
-from ..render import annotate_depths, with_region_markers
-from ._common import (DEPTH_MAX_RANGE, DEPTH_MIN_GAP, candidate_region, check, region_candidates, region_lines,
-                      region_markers, region_values)
-from .contract import Baseline, Table, TaskKind
-from .controls import Control
-from .record import NoValidTask, Rendered, Task
+from spatial_ssrl.tasks._common import (
+    DEPTH_MAX_RANGE,
+    DEPTH_MIN_GAP,
+    candidate_region,
+    check,
+    region_candidates,
+    region_lines,
+    region_markers,
+    region_values,
+)
+from spatial_ssrl.tasks.contract import Baseline, Table, TaskKind
+from spatial_ssrl.tasks.controls import Control
+from spatial_ssrl.tasks.drawing import annotate_depths, with_region_markers
+from spatial_ssrl.tasks.record import NoValidTask, Rendered, Task
 
 NAME = "depth"
 NEEDS_DEPTH = True

@@ -5,12 +5,20 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..render import MARKER_FILL, arrow, dashed, draw_badge, label_size, panels, with_grid
-from ._common import (NEAR_DUPLICATE, assemble, check, grid_patches, grid_seam_cost, labelled_grid, patch_distance,
-                      shown_cells)
-from .contract import Baseline, TaskKind
-from .controls import Control
-from .record import NoValidTask, Rendered, Task
+from spatial_ssrl.tasks._common import (
+    NEAR_DUPLICATE,
+    assemble,
+    check,
+    grid_patches,
+    grid_seam_cost,
+    labelled_grid,
+    patch_distance,
+    shown_cells,
+)
+from spatial_ssrl.tasks.contract import Baseline, TaskKind
+from spatial_ssrl.tasks.controls import Control
+from spatial_ssrl.tasks.drawing import MARKER_FILL, arrow, dashed, draw_badge, label_size, panels, with_grid
+from spatial_ssrl.tasks.record import NoValidTask, Rendered, Task
 
 NAME = "flip"
 NEEDS_DEPTH = False

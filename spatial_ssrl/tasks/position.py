@@ -10,13 +10,33 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..render import (MARKER_FILL, OUTLINE, TEXT, annotate_depths, arrow, beside, draw_badge, draw_region_marker,
-                      font, inside, label_size, with_region_markers)
-from ._common import (DEPTH_MAX_RANGE, THRESHOLD_MARGIN, candidate_region, check, region_candidates, region_lines,
-                      region_markers, region_values)
-from .contract import Baseline, TaskKind
-from .controls import Control
-from .record import NoValidTask, Rendered, Task
+from spatial_ssrl.tasks._common import (
+    DEPTH_MAX_RANGE,
+    THRESHOLD_MARGIN,
+    candidate_region,
+    check,
+    region_candidates,
+    region_lines,
+    region_markers,
+    region_values,
+)
+from spatial_ssrl.tasks.contract import Baseline, TaskKind
+from spatial_ssrl.tasks.controls import Control
+from spatial_ssrl.tasks.drawing import (
+    MARKER_FILL,
+    OUTLINE,
+    TEXT,
+    annotate_depths,
+    arrow,
+    beside,
+    draw_badge,
+    draw_region_marker,
+    font,
+    inside,
+    label_size,
+    with_region_markers,
+)
+from spatial_ssrl.tasks.record import NoValidTask, Rendered, Task
 
 NAME = "position"
 NEEDS_DEPTH = True

@@ -7,12 +7,22 @@ import itertools
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..render import CORRECT, OUTLINE, TEXT, draw_badge, label_size, panels, with_grid
-from ._common import (NEAR_DUPLICATE, assemble, check, closest_pair, grid_patches, join_labels, labelled_grid,
-                      patch_distance, seam_cost, shown_cells)
-from .contract import Baseline, TaskKind
-from .controls import Control
-from .record import NoValidTask, Rendered, Task
+from spatial_ssrl.tasks._common import (
+    NEAR_DUPLICATE,
+    assemble,
+    check,
+    closest_pair,
+    grid_patches,
+    join_labels,
+    labelled_grid,
+    patch_distance,
+    seam_cost,
+    shown_cells,
+)
+from spatial_ssrl.tasks.contract import Baseline, TaskKind
+from spatial_ssrl.tasks.controls import Control
+from spatial_ssrl.tasks.drawing import CORRECT, OUTLINE, TEXT, draw_badge, label_size, panels, with_grid
+from spatial_ssrl.tasks.record import NoValidTask, Rendered, Task
 
 NAME = "shuffle"
 NEEDS_DEPTH = False

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .tasks import TASK_NAMES, TASKS, Baseline, Task, kind_of
-
+from spatial_ssrl.tasks import TASK_NAMES, TASKS, Baseline, Task, kind_of
 
 # -------------------------------------------------------------------------------------- answer spaces
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spatial_ssrl.verify import FORMAT_WEIGHT, overall, score
+from spatial_ssrl.reward.verify import FORMAT_WEIGHT, overall, score
 
 
 def compute_score(reward_inputs: list[dict[str, Any]], format_weight: float = FORMAT_WEIGHT,

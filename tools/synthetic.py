@@ -9,12 +9,11 @@ coordinates (OpenCV convention), so cx = (W - 1) / 2.
 Regenerate every shipped asset (these renders, the photos, the manifest and the licence list) bit for bit
 with the same numpy and Pillow versions:
 
-    python -m spatial_ssrl.synthetic --out assets
+    python -m tools.build_assets --out assets
 """
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from typing import Callable
 
@@ -549,16 +548,3 @@ def tabletop(posters: dict[str, np.ndarray], seed: int = 37) -> World:
     )
     return World(Camera((0.0, 0.52, -0.35), yaw=4, pitch=26, fov=62), primitives,
                  Light(position=(-0.4, 1.0, 0.2), intensity=1.0, ambient=0.35))
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Regenerate every shipped asset into --out (the repository's assets/ folder)."""
-    from .assets import build_assets
-
-    parser = argparse.ArgumentParser(prog="python -m spatial_ssrl.synthetic", description=main.__doc__)
-    parser.add_argument("--out", required=True, help="folder to write the assets and scenes.json into")
-    build_assets(parser.parse_args(argv).out)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,74 +1,27 @@
-"""The scenes the project ships in assets/: photos it may redistribute and RGB-D scenes with exact depth.
+"""Rebuild the shipped assets/ (photos copied from their packages, the Middlebury motorcycle with metric
+depth, and the exact RGB-D renders of `tools.synthetic`) with scenes.json and LICENSES.md, bit for bit
+with the same package versions. Needs the `assets` extra (scikit-image):
 
-`assets/scenes.json` lists them: a list of {name, rgb, depth, mask, depth_scale, licence, source,
-description, intrinsics} with file names relative to assets/ (intrinsics fx, fy, cx, cy in pixels, or null).
-`assets/LICENSES.md` is generated from the same list. `build_assets` regenerates all of it, bit for bit
-with the same package versions:
-
-    python -m spatial_ssrl.synthetic --out assets
-
-The folder is the repository's top-level assets/ (set SPATIAL_SSRL_ASSETS to use another one).
+    python -m tools.build_assets --out assets
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .loaders import load_rgb, load_scene
-from .scene import Scene, SceneError
-
-if TYPE_CHECKING:
-    from .geometry import Intrinsics
-
-ASSETS_DIR = Path(os.environ.get("SPATIAL_SSRL_ASSETS") or Path(__file__).resolve().parent.parent / "assets")
-MANIFEST = "scenes.json"
-FIELDS = ("name", "rgb", "depth", "mask", "depth_scale", "licence", "source", "description", "intrinsics")
-
-
-def list_scenes() -> list[dict]:
-    """The manifest entries, in shipping order (a fresh copy: callers may modify it)."""
-    path = ASSETS_DIR / MANIFEST
-    if not path.is_file():
-        raise FileNotFoundError(f"no shipped scenes: {path} is missing (the assets/ folder comes with the "
-                                f"repository; set SPATIAL_SSRL_ASSETS to point elsewhere)")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def scene_names() -> list[str]:
-    """The shipped scenes' names, in shipping order."""
-    return [entry["name"] for entry in list_scenes()]
-
-
-def asset_intrinsics(name: str) -> "Intrinsics | None":
-    """The camera intrinsics the manifest gives a shipped scene (for `geometry.point_view`); None if unknown."""
-    from .geometry import Intrinsics
-
-    for entry in list_scenes():
-        if entry["name"] == name and entry.get("intrinsics"):
-            return Intrinsics(**{key: float(entry["intrinsics"][key]) for key in ("fx", "fy", "cx", "cy")})
-    return None
-
-
-def load_asset(name: str) -> Scene:
-    """Load a shipped scene by name through the same loader as any user file."""
-    entries = {entry["name"]: entry for entry in list_scenes()}
-    if name not in entries:
-        raise SceneError(f"no shipped scene named {name!r}; shipped: {', '.join(entries)}")
-    entry = entries[name]
-    files = {key: None if entry[key] is None else ASSETS_DIR / entry[key] for key in ("rgb", "depth", "mask")}
-    return load_scene(files["rgb"], files["depth"], files["mask"], depth_scale=entry["depth_scale"], name=name)
-
+from spatial_ssrl.scenes.assets import FIELDS, MANIFEST
+from spatial_ssrl.scenes.loaders import load_rgb
 
 # --- building the assets -----------------------------------------------------------------------
 
 _SKIMAGE = "scikit-image sample data (skimage/data/{file})"
-_RENDER_LICENCE = ("CC0-1.0: rendered by this project with spatial_ssrl.synthetic; the framed photos in it are "
+_RENDER_LICENCE = ("CC0-1.0: rendered by this project with tools.synthetic; the framed photos in it are "
                    "the public-domain / CC0 photos listed here")
 
 #: (name, package, file, licence, source, description): photos shipped byte for byte as their packages ship them.
@@ -93,7 +46,7 @@ PHOTOS = (
 #: The Middlebury 2014 calibration for scikit-image's 4x down-sampled motorcycle pair (from its docstring).
 MOTORCYCLE = {"fx": 994.978, "fy": 994.978, "cx": 311.193, "cy": 254.877, "baseline_m": 0.193001, "doffs": 31.086}
 
-#: (name of the world builder in spatial_ssrl.synthetic, depth file suffix, description) for the renders.
+#: (name of the world builder in tools.synthetic, depth file suffix, description) for the renders.
 RENDERS = (
     ("room", ".png", "Rendered living room (1024x768): brick and painted walls, two framed photos, "
      "wooden floor, stacked boxes, a ball, a low table, a cabinet and a bookcase; depth 1.8-7.3 m, "
@@ -169,7 +122,7 @@ def _render(out: Path, name, suffix, description, posters) -> dict:
     import tifffile
     from PIL import Image
 
-    from . import synthetic
+    from tools import synthetic
 
     view = synthetic.render(getattr(synthetic, name)(posters), *RENDER_SIZE)
     Image.fromarray(view.rgb).save(out / f"{name}.png")
@@ -183,16 +136,27 @@ def _render(out: Path, name, suffix, description, posters) -> dict:
     else:
         np.save(out / depth_file, view.depth)
     return _entry(name, f"{name}.png", depth_file, 0.001 if suffix == ".png" else 1.0, licence=_RENDER_LICENCE,
-                  source=f"spatial_ssrl.synthetic.{name}, rendered at {RENDER_SIZE[0]}x{RENDER_SIZE[1]}",
+                  source=f"tools.synthetic.{name}, rendered at {RENDER_SIZE[0]}x{RENDER_SIZE[1]}",
                   description=description, intrinsics=view.intrinsics)
 
 
 def _licences(entries: list[dict]) -> str:
     lines = ["# Licences of the shipped scenes", "",
-             "Generated with `scenes.json` by `python -m spatial_ssrl.synthetic --out assets`; edit the "
+             "Generated with `scenes.json` by `python -m tools.build_assets --out assets`; edit the "
              "sources in `spatial_ssrl/assets.py`, not this file.", ""]
     for entry in entries:
         files = ", ".join(f"`{entry[key]}`" for key in ("rgb", "depth", "mask") if entry[key])
         lines += [f"## {entry['name']}", "", f"- Files: {files}", f"- Licence: {entry['licence']}",
                   f"- Source: {entry['source']}", ""]
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Regenerate every shipped asset into --out (the repository's assets/ folder)."""
+    parser = argparse.ArgumentParser(prog="python -m tools.build_assets", description=main.__doc__)
+    parser.add_argument("--out", required=True, help="folder to write the assets and scenes.json into")
+    build_assets(parser.parse_args(argv).out)
+
+
+if __name__ == "__main__":
+    main()

@@ -22,11 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .scene import Scene
-from .tasks._common import scene_cached
+from spatial_ssrl.scenes.camera import Intrinsics
+from spatial_ssrl.scenes.scene import Scene, scene_cached
 
-#: Horizontal field of view assumed when the scene's intrinsics are unknown.
-DEFAULT_HFOV_DEGREES = 60.0
 #: Default number of points in the exported cloud (about 1.5 MB of GLB; smooth in a browser).
 POINT_BUDGET = 60_000
 #: Region label -> RGB colour in the 3D view (1 red, 2 blue, 3 green), matching the legend in the app.
@@ -35,22 +33,6 @@ CAMERA_COLOUR = (255, 190, 0)
 VIEWER_COLOUR = (200, 200, 200)
 #: glTF axes from camera axes: x stays, y and z flip.
 TO_GLTF = np.array([1.0, -1.0, -1.0], dtype=np.float32)
-
-
-@dataclass(frozen=True)
-class Intrinsics:
-    """Pinhole intrinsics in pixels."""
-
-    fx: float
-    fy: float
-    cx: float
-    cy: float
-
-    @classmethod
-    def from_fov(cls, width: int, height: int, hfov_degrees: float = DEFAULT_HFOV_DEGREES) -> "Intrinsics":
-        """Square pixels, principal point at the centre, the given horizontal field of view."""
-        focal = (width / 2) / math.tan(math.radians(hfov_degrees) / 2)
-        return cls(focal, focal, (width - 1) / 2, (height - 1) / 2)
 
 
 @dataclass(frozen=True)
@@ -203,7 +185,7 @@ def _camera_glyph(centre: np.ndarray, facing: str, extent: float) -> list:
     """The position task's camera: a small pyramid at its region, and an arrow for its facing."""
     import trimesh
 
-    from .tasks.position import FACINGS
+    from spatial_ssrl.tasks.position import FACINGS
 
     (fx, fz), _ = FACINGS[facing]
     direction = np.array([fx, 0.0, fz])

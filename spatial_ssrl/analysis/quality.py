@@ -16,8 +16,8 @@ controls (or the reference's settings) is judged by the same rule as one generat
 
 from __future__ import annotations
 
-from .tasks import Task, kind_of
-from .tasks._common import DEPTH_MAX_RANGE, DEPTH_MIN_GAP, NEAR_DUPLICATE, THRESHOLD_MARGIN, check
+from spatial_ssrl.tasks import Task, kind_of
+from spatial_ssrl.tasks._common import DEPTH_MAX_RANGE, DEPTH_MIN_GAP, NEAR_DUPLICATE, THRESHOLD_MARGIN, check
 
 __all__ = ["DEPTH_MAX_RANGE", "DEPTH_MIN_GAP", "DISTANCE", "NEAR_DUPLICATE", "THRESHOLD_MARGIN", "check", "soundness"]
 

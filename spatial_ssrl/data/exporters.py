@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from .tasks import FORMAT_INSTRUCTION
+from spatial_ssrl.tasks import FORMAT_INSTRUCTION
 
 FORMATS = ("easyr1", "hf", "jsonl", "llamafactory")
 #: The image placeholder of EasyR1, LLaMA-Factory and TRL-style prompts.

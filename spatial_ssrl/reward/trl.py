@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from spatial_ssrl.verify import score
+from spatial_ssrl.reward.verify import score
 
 
 def make_reward(mode: str = "strict", component: str = "overall") -> Callable[..., list[float]]:

@@ -40,13 +40,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import exporters
-from .folders import SceneSource
-from .scene import SceneError
-from .stats import uniformity_test
-from .tasks import GENERATOR_VERSION, TASK_NAMES, TASKS, derive_seed, generate
-from .tasks.record import PNG_COMPRESS_LEVEL
-from .tasks import answer_space as task_answer_space
+from spatial_ssrl.analysis.stats import uniformity_test
+from spatial_ssrl.cores import default_workers
+from spatial_ssrl.data import exporters
+from spatial_ssrl.scenes.folders import SceneSource
+from spatial_ssrl.scenes.scene import SceneError
+from spatial_ssrl.tasks import GENERATOR_VERSION, TASK_NAMES, TASKS, derive_seed, generate
+from spatial_ssrl.tasks import answer_space as task_answer_space
+from spatial_ssrl.tasks.record import PNG_COMPRESS_LEVEL
 
 #: Version of the build procedure (plan, shards, retries); part of the fingerprint that guards resuming.
 BUILD_VERSION = "1"
@@ -196,7 +197,7 @@ def make_plan(sources: list[SceneSource], count: int, mix: dict[str, float], see
     rgbd = tuple(position for position, source in enumerate(sources) if source.has_depth)
     if needs_depth and not rgbd:
         raise ValueError(f"the mix has depth tasks ({', '.join(needs_depth)}) but none of the {len(sources)} "
-                         f"images has a depth file; pass --depth-dir (pairing rules in `spatial_ssrl.folders`) "
+                         f"images has a depth file; pass --depth-dir (pairing rules in `spatial_ssrl.scenes.folders`) "
                          f"or a mix of RGB tasks only, e.g. --mix shuffle=1,flip=1,crop=1")
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED]))
     variants = [name for name in VARIANTS for _ in range(counts.get(name, 0))]
@@ -485,14 +486,6 @@ def _retries(plan: Plan, failed: list[dict], unreadable: set[int], stats: "Build
             attempt += 1
         retries.append((index, attempt))
     return retries
-
-
-def default_workers() -> int:
-    """The cores this process may use (all of them: the default of --workers)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def _fingerprint(config: dict, sources: tuple[SceneSource, ...]) -> str:

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .stats import bootstrap_interval, wilson_interval
-from .verify import Score, score
+from spatial_ssrl.analysis.stats import bootstrap_interval, wilson_interval
+from spatial_ssrl.reward.verify import Score, score
 
 if TYPE_CHECKING:
-    from .scene import Scene
-    from .tasks import Task
+    from spatial_ssrl.scenes.scene import Scene
+    from spatial_ssrl.tasks import Task
 
 Respond = Callable[["Task", "Scene"], "str | Response"]
 

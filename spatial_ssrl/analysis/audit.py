@@ -32,15 +32,16 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from .baselines import answer_prior, baselines_for, chance_level, fit_answer_prior, variant
-from .quality import DISTANCE, soundness
-from .render import with_region_markers
-from .scene import Scene
-from .scoring import answer_item, summarise as score_summary
-from .stats import uniformity_test, wilson_interval
-from .tasks import TASK_NAMES, Task, Unavailable, generate, kind_of, plan_item
-from .tasks import depth as depth_task
-from .tasks._common import candidate_region, region_candidates
+from spatial_ssrl.analysis.baselines import answer_prior, baselines_for, chance_level, fit_answer_prior, variant
+from spatial_ssrl.analysis.quality import DISTANCE, soundness
+from spatial_ssrl.analysis.scoring import answer_item
+from spatial_ssrl.analysis.scoring import summarise as score_summary
+from spatial_ssrl.analysis.stats import uniformity_test, wilson_interval
+from spatial_ssrl.scenes.scene import Scene
+from spatial_ssrl.tasks import TASK_NAMES, Task, Unavailable, generate, kind_of, plan_item
+from spatial_ssrl.tasks import depth as depth_task
+from spatial_ssrl.tasks._common import candidate_region, region_candidates
+from spatial_ssrl.tasks.drawing import with_region_markers
 
 #: A baseline is flagged when its 95% interval lies entirely more than this above (or below) chance.
 FAR_FROM_CHANCE = 0.10

@@ -1,15 +1,17 @@
 """The Scene: one RGB image and, optionally, its depth map aligned to it.
 
 Everything downstream (task generators, renderers, the 3D view) assumes a valid Scene; validation of
-files happens once, in `spatial_ssrl.loaders`, where the input enters.
+files happens once, in `spatial_ssrl.scenes.loaders`, where the input enters.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Callable
 
 import numpy as np
 
@@ -169,3 +171,15 @@ def order_statistics(values: np.ndarray, ranks: list[int]) -> dict[int, np.gener
         partitioned = np.partition(values, missing)
         found.update({rank: partitioned[rank] for rank in missing})
     return found
+
+
+#: Per-scene memo of seed-independent analyses, dropped with the scene.
+_SCENE_CACHE: "weakref.WeakKeyDictionary[Scene, dict]" = weakref.WeakKeyDictionary()
+
+
+def scene_cached(scene: Scene, key: tuple, compute: Callable[[], object]):
+    """Memoise a seed-independent analysis of `scene` (e.g. region candidates) for the scene's lifetime."""
+    cache = _SCENE_CACHE.setdefault(scene, {})
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]

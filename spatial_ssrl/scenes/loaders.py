@@ -43,7 +43,7 @@ from typing import BinaryIO, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .scene import Scene, SceneError
+from spatial_ssrl.scenes.scene import Scene, SceneError
 
 #: The EXIF tag that says how the camera was held.
 EXIF_ORIENTATION = 0x0112

@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .scene import Scene
+from spatial_ssrl.scenes.scene import Scene
 
 #: Image folder names whose sibling depth folder (DEPTH_FOLDERS) holds the images' depth maps.
 IMAGE_FOLDERS = ("img", "imgs", "image", "images", "rgb", "color", "colour")
@@ -72,7 +72,7 @@ class SceneSource:
 
     def load(self) -> Scene:
         """Read the files into a validated Scene; raises SceneError (a ValueError) when they are unreadable."""
-        from .loaders import load_scene
+        from spatial_ssrl.scenes.loaders import load_scene
 
         return load_scene(self.rgb, self.depth, self.mask, depth_scale=self.depth_scale, name=self.name)
 

@@ -2,7 +2,7 @@
 writes its own, in its module), and the depth map with a colour bar.
 
 Images are composed with PIL at the scene's own resolution (a matplotlib colour map supplies colours only;
-no figure ever resamples the pixels), using the shipped font and badges of `spatial_ssrl.render`.
+no figure ever resamples the pixels), using the shipped font and badges of `spatial_ssrl.tasks.drawing`.
 `reveal=False` draws only what the question already tells (grid, labels, hole, options, markers, the
 camera's facing), so an overlay can be shown before the answer; `reveal=True` adds the answer's reasons.
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .render import BACKGROUND, TEXT, beside, font, label_size, with_region_markers
-from .scene import Scene
-from .tasks import Task, kind_of
+from spatial_ssrl.scenes.scene import Scene
+from spatial_ssrl.tasks import Task, kind_of
+from spatial_ssrl.tasks.drawing import BACKGROUND, TEXT, beside, font, label_size, with_region_markers
 
 #: Perceptually uniform, colour-blind safe; near is dark, far is bright. It contains no grey, so the
 #: grey checkerboard used for pixels without depth cannot be mistaken for a depth.
