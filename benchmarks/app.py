@@ -31,7 +31,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from demo import Studio, handlers  # noqa: E402
+from demo import Studio, api  # noqa: E402
 from spatial_ssrl.tasks import TASK_NAMES  # noqa: E402
 
 TARGET_P95_MS = 300
@@ -47,11 +47,11 @@ def handler_times(scene: str, repeats: int) -> dict[str, list[float]]:
         studio = Studio(model="unused", depth_model="unused", files_dir=Path(folder))
         times = {}
         for task in TASK_NAMES:
-            handlers.api_task(studio, scene, task, 10_000, "{}")
+            api.api_task(studio, scene, task, 10_000, "{}")
             times[task] = []
             for seed in range(repeats):
                 start = time.perf_counter()
-                record, files, points = handlers.api_task(studio, scene, task, seed, "{}")
+                record, files, points = api.api_task(studio, scene, task, seed, "{}")
                 times[task].append(time.perf_counter() - start)
                 assert "unavailable" not in record and files and points, (task, seed, record.get("unavailable"))
     return times

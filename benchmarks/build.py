@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from spatial_ssrl.cores import default_workers  # noqa: E402
-from spatial_ssrl.data.dataset import PAPER_COUNT, build  # noqa: E402
+from spatial_ssrl.data import PAPER_COUNT, build  # noqa: E402
 from spatial_ssrl.scenes.assets import ASSETS_DIR, list_scenes  # noqa: E402
 from spatial_ssrl.scenes.folders import SceneSource  # noqa: E402
 

@@ -75,7 +75,8 @@ def random_3b(device: str):
     import torch
     from transformers import AutoModelForImageTextToText, Qwen2_5_VLConfig
 
-    from spatial_ssrl.models.runner import MAX_PIXELS, MIN_PIXELS, VLM, best_attention
+    from spatial_ssrl.models.loading import best_attention
+    from spatial_ssrl.models.runner import MAX_PIXELS, MIN_PIXELS, VLM
     from spatial_ssrl.models.tiny import qwen_processor, qwen_token_ids, tiny_tokenizer
 
     tokenizer = tiny_tokenizer()
@@ -123,7 +124,7 @@ def bandwidth(device: str, override: float | None) -> float | None:
 def measure(vlm, task, new_tokens: int, repeats: int) -> dict:
     import torch
 
-    from spatial_ssrl.models.runner import Decoding
+    from spatial_ssrl.models.decoding import Decoding
 
     on_gpu = vlm.device.startswith("cuda")
     config = vlm.generation_config(Decoding(max_new_tokens=new_tokens))

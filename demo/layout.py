@@ -6,12 +6,13 @@ from functools import partial
 
 import gradio as gr
 
-from spatial_ssrl.models.runner import GROUP_SIZE, GROUP_TEMPERATURE
+from spatial_ssrl.models.decoding import GROUP_SIZE, GROUP_TEMPERATURE
 from spatial_ssrl.tasks import TASK_NAMES
 
-from . import handlers
+from . import api, files, formatting, handlers
 from .markdown import NO_LATEX
 from .studio import Studio
+from .view import TaskView
 
 TITLE = "Spatial-SSRL studio"
 INTRO = (
@@ -141,9 +142,12 @@ def build_demo(studio: Studio) -> gr.Blocks:
                     group_summary = gr.Markdown(elem_id="group-summary", latex_delimiters=NO_LATEX)
 
         # ------------------------------------------------------------------------------- wiring
-        task_view = [current, images, question, status_box, overlay, depth_view, points, choice, answer_text,
-                     revealed, spec, link, chat, reward, group_table, group_summary, human_result, soundness_panel,
-                     soundness_text, baselines_text, seed]
+        named = {"current": current, "images": images, "question": question, "status": status_box, "overlay": overlay,
+                 "depth": depth_view, "points": points, "choice": choice, "text": answer_text, "revealed": revealed,
+                 "spec": spec, "link": link, "chat": chat, "reward": reward, "group_table": group_table,
+                 "group_summary": group_summary, "human": human_result, "soundness_panel": soundness_panel,
+                 "soundness": soundness_text, "baselines": baselines_text, "seed": seed}
+        task_view = [named[name] for name in TaskView.names()]
         render = dict(fn=partial(handlers.render_task, studio), inputs=[scene_state, task_name, seed, *controls],
                       outputs=task_view, concurrency_limit=studio.task_concurrency, concurrency_id="tasks",
                       api_visibility="undocumented", show_progress="minimal")
@@ -172,7 +176,7 @@ def build_demo(studio: Studio) -> gr.Blocks:
         # Gradio 6.31 does not draw a Model3D whose value changed while its tab was hidden: hand it the
         # file again when the tab opens.
         points_tab.select(lambda: None, None, points, api_visibility="undocumented").then(
-            partial(handlers.point_view_of, studio), current, points, api_visibility="undocumented")
+            partial(files.point_view_of, studio), current, points, api_visibility="undocumented")
 
         reveal_button.click(partial(handlers.reveal, studio), current,
                             [overlay, revealed, spec, soundness_panel, soundness_text, baselines_text],
@@ -199,7 +203,7 @@ def build_demo(studio: Studio) -> gr.Blocks:
         demo.load(open_permalink, None, [scene_state, scene_info, link_notes, scene_name, task_name, seed, *controls],
                   api_visibility="undocumented").then(
             show_controls, task_name, groups, api_visibility="undocumented").then(**render).then(
-            handlers.with_link_notes, [link_notes, status_box], status_box, api_visibility="undocumented")
+            formatting.with_link_notes, [link_notes, status_box], status_box, api_visibility="undocumented")
 
         api_endpoints(studio)
     # Quick per-visitor events (reveal, scoring, scene switches) run side by side, never one visitor at a time.
@@ -237,7 +241,7 @@ def api_endpoints(studio: Studio) -> None:
 
     def scenes() -> list[str]:
         """The names of the shipped scenes."""
-        return handlers.api_scenes(studio)
+        return api.api_scenes(studio)
 
     gr.api(scenes, api_name="scenes")
     with gr.Group(visible=False):
@@ -249,16 +253,16 @@ def api_endpoints(studio: Studio) -> None:
         files = gr.File(label="images", file_count="multiple")
         point_view = gr.File(label="point view (GLB)")
         trigger = gr.Button()
-    trigger.click(partial(handlers.api_task, studio), [scene, task, seed, controls], [record, files, point_view],
+    trigger.click(partial(api.api_task, studio), [scene, task, seed, controls], [record, files, point_view],
                   api_name="task", concurrency_limit=studio.task_concurrency, concurrency_id="tasks",
                   api_description="Generate a task on a shipped scene: (record, model-facing PNGs in order, "
                                   "point cloud GLB or None).")
-    gr.api(handlers.api_score, api_name="score")
+    gr.api(api.api_score, api_name="score")
 
     def audit(scene: str, task: str, seed: int, controls: str = "", mode: str = "strict") -> dict:
         """The soundness report and the shortcut baselines' scored answers for the task `/task` makes from
         the same scene, task, seed and controls (JSON object); `mode` is the verifier mode."""
-        return handlers.api_audit(studio, scene, task, seed, controls, mode)
+        return api.api_audit(studio, scene, task, seed, controls, mode)
 
     gr.api(audit, api_name="audit", concurrency_limit=studio.task_concurrency, concurrency_id="tasks")
 

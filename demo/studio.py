@@ -36,7 +36,7 @@ THUMBNAIL_SIDE = 256
 class ModelStatus:
     """What the model features can do on this machine, and the sentence that says why not.
 
-    `model` and `depth` are `spatial_ssrl.models.runner.model_status` reports: the loader's own rule for
+    `model` and `depth` are `spatial_ssrl.models.hub.model_status` reports: the loader's own rule for
     whether a model will load, so the banner never disagrees with what *Run model* then does."""
 
     model: dict
@@ -47,7 +47,7 @@ class ModelStatus:
     def banner(self) -> str:
         """Markdown for the top of the page: what is unavailable and how to enable it."""
         from spatial_ssrl.models.depth_estimation import DEPTH_MODEL_ENV
-        from spatial_ssrl.models.runner import MODEL_ENV
+        from spatial_ssrl.models.hub import MODEL_ENV
 
         model, depth = self.model, self.depth
         lines = []
@@ -120,7 +120,7 @@ class Studio:
     def from_environment(cls, model: str | None = None, depth_model: str | None = None, **options) -> "Studio":
         """The models from arguments, else $SPATIAL_SSRL_MODEL / $SPATIAL_SSRL_DEPTH_MODEL, else the defaults."""
         from spatial_ssrl.models.depth_estimation import DEFAULT_DEPTH_MODEL, DEPTH_MODEL_ENV
-        from spatial_ssrl.models.runner import resolve_model
+        from spatial_ssrl.models.hub import resolve_model
 
         return cls(model=resolve_model(model),
                    depth_model=resolve_model(depth_model, env=DEPTH_MODEL_ENV, default=DEFAULT_DEPTH_MODEL),
@@ -130,7 +130,7 @@ class Studio:
 
     def status(self) -> ModelStatus:
         """Probe, without loading anything, whether the models can load and whether there is a GPU."""
-        from spatial_ssrl.models.runner import model_status
+        from spatial_ssrl.models.hub import model_status
 
         model, depth = model_status(self.model), model_status(self.depth_model)
         gpu = False

@@ -14,8 +14,8 @@ import threading
 import pytest
 from PIL import Image
 
-from spatial_ssrl.models import runner
-from spatial_ssrl.models.runner import Decoding, group_advantages
+from spatial_ssrl.models import loading, runner
+from spatial_ssrl.models.decoding import Decoding, group_advantages
 from spatial_ssrl.models.tiny import TINY_MAX_PIXELS, TINY_MIN_PIXELS
 
 TINY = dict(min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS)
@@ -32,7 +32,7 @@ def offline_hub(tmp_path_factory):
         patch.delenv("SPATIAL_SSRL_MODEL", raising=False)
         patch.delenv("SPATIAL_SSRL_DEPTH_MODEL", raising=False)
         yield
-    runner.unload()
+    loading.unload()
 
 
 @pytest.mark.slow

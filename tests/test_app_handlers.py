@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from demo import Studio, handlers, markdown
+from demo import Studio, api, handlers, markdown, view
 from spatial_ssrl.analysis.audit import task_audit
 from spatial_ssrl.analysis.baselines import baselines_for
 from spatial_ssrl.analysis.quality import soundness
-from spatial_ssrl.models.runner import model_status
+from spatial_ssrl.models.hub import model_status
 from spatial_ssrl.scenes.scene import Scene
 from spatial_ssrl.tasks import MULTIPLE_CHOICE, TASK_NAMES, generate, task_controls
 
@@ -41,9 +41,7 @@ def render(studio, scene_name: str, task: str, seed: int, **changes):
     return handlers.render_task(studio, scene, task, seed, *values_with(task, **changes))
 
 
-VIEW = ("current", "images", "question", "status", "overlay", "depth", "points", "choice", "text", "revealed",
-        "spec", "link", "chat", "reward", "group_table", "group_summary", "human", "soundness_panel", "soundness",
-        "baselines", "seed")
+VIEW = view.TaskView.names()
 REVEAL = ("overlay", "revealed", "spec", "soundness_panel", "soundness", "baselines")
 
 
@@ -178,30 +176,30 @@ def test_reveal_and_human_scoring(studio):
 
 
 def test_api_task_returns_the_record_and_files(studio):
-    record, files, points = handlers.api_task(studio, "room", "crop", 9, '{"size_fraction": 0.4}')
+    record, files, points = api.api_task(studio, "room", "crop", 9, '{"size_fraction": 0.4}')
     expected = generate(studio.scene("room"), "crop", 9, {"size_fraction": 0.4})
     assert record == expected.record()
     assert [Path(path).name for path in files] == record["images"] == [f"image_{i}.png" for i in range(5)]
     assert Path(points).suffix == ".glb"
-    record, files, points = handlers.api_task(studio, "astronaut", "depth", 0, "")
+    record, files, points = api.api_task(studio, "astronaut", "depth", 0, "")
     assert "unavailable" in record and files == [] and points is None
-    record, files, points = handlers.api_task(studio, "astronaut", "shuffle", 0, "{}")
+    record, files, points = api.api_task(studio, "astronaut", "shuffle", 0, "{}")
     assert record["answer"] and len(files) == 1 and points is None
     for bad in ('{"grid": "7x7"}', "not json", "[1, 2]", '{"nope": 1}'):
         with pytest.raises(gr.Error):
-            handlers.api_task(studio, "room", "shuffle", 0, bad)
+            api.api_task(studio, "room", "shuffle", 0, bad)
     with pytest.raises(gr.Error, match="no shipped scene"):
-        handlers.api_task(studio, "atlantis", "shuffle", 0, "{}")
+        api.api_task(studio, "atlantis", "shuffle", 0, "{}")
 
 
 def test_api_score_and_scenes(studio):
-    strict = handlers.api_score("<think>x</think> \\boxed{(a)}", "A", "strict")
-    lenient = handlers.api_score("<think>x</think> \\boxed{(a)}", "A", "lenient")
+    strict = api.api_score("<think>x</think> \\boxed{(a)}", "A", "strict")
+    lenient = api.api_score("<think>x</think> \\boxed{(a)}", "A", "lenient")
     assert (strict["accuracy"], strict["format"], strict["mode"]) == (0.0, 1.0, "strict")
     assert (lenient["accuracy"], lenient["overall"], lenient["mode"]) == (1.0, 1.0, "lenient")
     with pytest.raises(gr.Error):
-        handlers.api_score("x", "A", "generous")
-    assert handlers.api_scenes(studio) == [entry["name"] for entry in studio.shipped()]
+        api.api_score("x", "A", "generous")
+    assert api.api_scenes(studio) == [entry["name"] for entry in studio.shipped()]
 
 
 @pytest.mark.slow
@@ -262,7 +260,7 @@ def test_reveal_opens_the_soundness_panel_with_every_check(studio, task):
 def test_an_ambiguous_task_says_so_with_its_reasons(studio):
     grey = Scene(rgb=np.full((256, 256, 3), 120, np.uint8), name="grey")
     task = generate(grey, "shuffle", 1, {"min_patch_difference": 0.0})  # the check off: identical patches
-    text = handlers.reveal(studio, handlers.Current(grey, task))[4]
+    text = handlers.reveal(studio, view.Current(grey, task))[4]
     assert "⚠ **No: this task is ambiguous.**" in text and "interchangeable" in text
     assert "| closest patch pair | 0 | ≥ 6 | ✘ |" in text
     assert "0\\~1" in text, "'~' is escaped, not read as strikethrough"
@@ -287,30 +285,30 @@ def test_shortcut_baselines_show_response_extracted_reward_and_chance(studio, ta
 
 
 def test_api_audit_is_the_task_audit_of_the_api_task(studio):
-    audit = handlers.api_audit(studio, "room", "crop", 9, '{"size_fraction": 0.4}')
+    audit = api.api_audit(studio, "room", "crop", 9, '{"size_fraction": 0.4}')
     task = generate(studio.scene("room"), "crop", 9, {"size_fraction": 0.4})
     assert audit == task_audit(studio.scene("room"), task)
     assert audit["chance"] == 0.25 and all(row["mode"] == "strict" for row in audit["baselines"])
-    lenient = handlers.api_audit(studio, "room", "depth", 2, "", "lenient")
+    lenient = api.api_audit(studio, "room", "depth", 2, "", "lenient")
     assert all(row["mode"] == "lenient" for row in lenient["baselines"])
-    assert "needs a depth map" in handlers.api_audit(studio, "astronaut", "depth", 0, "{}")["unavailable"]
+    assert "needs a depth map" in api.api_audit(studio, "astronaut", "depth", 0, "{}")["unavailable"]
     for bad in ({"controls_json": '{"grid": "7x7"}'}, {"controls_json": "[]"}, {"mode": "generous"}):
         with pytest.raises(gr.Error):
-            handlers.api_audit(studio, "room", "shuffle", 0, **{"controls_json": "", **bad})
+            api.api_audit(studio, "room", "shuffle", 0, **{"controls_json": "", **bad})
 
 
 def test_api_score_reads_option_texts_when_given_the_options():
     options = '["Left", "Right", "Front", "Back"]'
     response = "<think>x</think> \\boxed{A. Left}"
-    assert handlers.api_score(response, "A", "lenient")["accuracy"] == 0.0, "without options 'A. Left' is unread"
-    assert handlers.api_score(response, "A", "lenient", "position", options)["accuracy"] == 1.0
-    assert handlers.api_score("<think>x</think> \\boxed{Back}", "D", "lenient", "", options)["accuracy"] == 1.0
-    assert handlers.api_score(response, "A", "strict", "position", options)["accuracy"] == 0.0, "strict is strict"
-    assert handlers.api_score("<think>x</think> \\boxed{A}", "A")["overall"] == 1.0, "mode defaults to strict"
-    assert handlers.parse_options(["Left"]) == ["Left"] and handlers.parse_options(" ") is None
+    assert api.api_score(response, "A", "lenient")["accuracy"] == 0.0, "without options 'A. Left' is unread"
+    assert api.api_score(response, "A", "lenient", "position", options)["accuracy"] == 1.0
+    assert api.api_score("<think>x</think> \\boxed{Back}", "D", "lenient", "", options)["accuracy"] == 1.0
+    assert api.api_score(response, "A", "strict", "position", options)["accuracy"] == 0.0, "strict is strict"
+    assert api.api_score("<think>x</think> \\boxed{A}", "A")["overall"] == 1.0, "mode defaults to strict"
+    assert api.parse_options(["Left"]) == ["Left"] and api.parse_options(" ") is None
     for bad in ({"options": "Left, Right"}, {"options": "[1, 2]"}, {"options": '{"A": "Left"}'}, {"task": "bogus"}):
         with pytest.raises(gr.Error):
-            handlers.api_score(response, "A", "lenient", **bad)
+            api.api_score(response, "A", "lenient", **bad)
 
 
 def test_model_status_follows_the_loaders_rules(tmp_path, monkeypatch):

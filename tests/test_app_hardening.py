@@ -8,11 +8,11 @@ import os
 import time
 
 import pytest
+from conftest import running_app
 from gradio_client import Client
 from markdown_it import MarkdownIt
-from test_app_e2e import running_app
 
-from demo import Studio, handlers, markdown
+from demo import Studio, api, formatting, handlers, markdown
 from demo.task_files import MIN_AGE_SECONDS, SWEEP_INTERVAL_SECONDS, TaskFiles
 from spatial_ssrl.scenes.assets import ASSETS_DIR
 from spatial_ssrl.tasks import MAX_SEED, ControlError, check_seed
@@ -61,7 +61,7 @@ def test_a_hostile_permalink_is_noted_as_text_and_still_gives_a_task(studio):
     assert len(notes) == 4  # scene, task, seed, the unknown key (region_size is not a shuffle control)
     for note in notes:
         assert_inert(note)
-    status = handlers.with_link_notes(notes, handlers.render_task(studio, scene, task, seed, *values)[3])
+    status = formatting.with_link_notes(notes, handlers.render_task(studio, scene, task, seed, *values)[3])
     assert_inert(status)
     assert "evil.example" in rendered(status), "what the link said is quoted, as text"
     *_, notes, _, task, _ = handlers.from_query(studio, {"task": "depth", "region_size": HOSTILE})[:6]
@@ -100,7 +100,7 @@ def test_library_and_api_refuse_seeds_outside_the_range(studio):
             check_seed(bad)
     import gradio as gr
     with pytest.raises(gr.Error, match="0 to 4294967295"):
-        handlers.api_task(studio, "room", "depth", 2**64, "")
+        api.api_task(studio, "room", "depth", 2**64, "")
     with pytest.raises(ValueError, match="sampling seed"):
         handlers.decoding(64, 0.0, 1.0, 2**64)
     assert handlers.decoding(64, 0.0, 1.0, -1).seed is None
@@ -138,10 +138,10 @@ def test_api_json_bombs_are_one_line_refusals():
     nested = "[" * 100_000 + "]" * 100_000
     for bad in (nested, "{" * 50_000, "x" * 200_000, "[1,"):
         with pytest.raises(gr.Error) as error:
-            handlers.api_score("\\boxed{A}", "A", "lenient", "position", bad)
+            api.api_score("\\boxed{A}", "A", "lenient", "position", bad)
         assert "\n" not in str(error.value)
         with pytest.raises(gr.Error):
-            handlers.api_task(None, "room", "depth", 0, bad)
+            api.api_task(None, "room", "depth", 0, bad)
 
 
 def test_task_files_stay_under_the_cap_evicting_the_least_recently_used(tmp_path):
@@ -170,6 +170,7 @@ def test_task_files_in_use_are_spared_and_old_ones_expire(tmp_path):
     assert files.sweep() == [stale], "an idle folder older than max_age goes even under the cap"
 
 
+@pytest.mark.slow
 def test_the_app_serves_files_from_its_capped_folder_and_removes_it_at_exit(tmp_path):
     """Many distinct /task requests through the real app: its folder stays near the cap, Gradio keeps no
     second copy, and SIGTERM (how a Space stops) removes the folder."""

@@ -9,7 +9,7 @@ from PIL import Image
 
 from demo import Studio, handlers
 from spatial_ssrl.cores import default_workers
-from spatial_ssrl.models import runner
+from spatial_ssrl.models import hub, loading, runner
 from spatial_ssrl.models.tiny import TINY_MAX_PIXELS, TINY_MIN_PIXELS, save_tiny_depth, save_tiny_vlm
 
 pytestmark = pytest.mark.slow  # every test here loads tiny models
@@ -39,10 +39,10 @@ def test_banner_says_the_local_model_loads_on_first_use(studio, tmp_path):
     banner = studio.status().banner()
     assert f"**Model**: `{studio.model}`, loads on first use" in banner
     assert "unavailable" not in banner
-    assert runner.model_status(studio.model)["ready"] and runner.model_status(studio.depth_model)["ready"]
-    not_ready = runner.model_status(str(tmp_path))
+    assert hub.model_status(studio.model)["ready"] and hub.model_status(studio.depth_model)["ready"]
+    not_ready = hub.model_status(str(tmp_path))
     assert not not_ready["ready"], "a folder without config.json"
-    with pytest.raises(runner.ModelUnavailable):  # ... and the loader agrees
+    with pytest.raises(hub.ModelUnavailable):  # ... and the loader agrees
         runner.load_model(str(tmp_path), device="cpu")
 
 
@@ -88,11 +88,11 @@ def test_loading_on_the_cpu_leaves_a_core_for_other_visitors(studio):
     before = torch.get_num_threads()
     torch.set_num_threads(cores)
     try:
-        runner.unload(studio.model)
+        loading.unload(studio.model)
         vlm, problem = handlers.load_vlm(studio)
         assert problem is None and vlm.device == "cpu"
         assert torch.get_num_threads() == max(1, cores - 1)
         torch.set_num_threads(1)
-        assert runner.spare_a_core() == 1, "never raises a lower setting (e.g. OMP_NUM_THREADS=1)"
+        assert loading.spare_a_core() == 1, "never raises a lower setting (e.g. OMP_NUM_THREADS=1)"
     finally:
         torch.set_num_threads(before)

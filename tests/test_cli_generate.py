@@ -8,9 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import reference_seed
+from PIL import Image
 
 
 def cli(*args, cwd=None):

@@ -10,13 +10,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_dataset import make_scene_folder
+from conftest import make_scene_folder
 
-from spatial_ssrl.data import dataset, exporters
-from spatial_ssrl.data.dataset import BUILD_DIR, OUTPUTS, build
+from spatial_ssrl.data import engines, exporters, shards
+from spatial_ssrl.data.dataset import build
+from spatial_ssrl.data.output import BUILD_DIR, OUTPUTS
 from spatial_ssrl.reward.verify import score
 from spatial_ssrl.scenes.folders import discover_scenes
 from spatial_ssrl.tasks.record import SAVED_KEYS
+
+pytestmark = pytest.mark.slow  # every attack runs the real CLI in a subprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -150,8 +153,8 @@ def test_every_format_writes_only_what_overwrite_may_delete(scenes, tmp_path, fm
 def test_an_unfinished_build_resumes_from_the_cli_beside_user_files(scenes, tmp_path, monkeypatch, extra):
     """The same inputs are resumed, with or without --overwrite, and the user's files stay."""
     out = tmp_path / "out"
-    count = dataset.SHARD_ITEMS + 8  # two shards: the first finishes, the second is interrupted
-    real = dataset._shard_to_disk
+    count = shards.SHARD_ITEMS + 8  # two shards: the first finishes, the second is interrupted
+    real = engines._shard_to_disk
     calls = []
 
     def interrupt_second(job):
@@ -160,7 +163,7 @@ def test_an_unfinished_build_resumes_from_the_cli_beside_user_files(scenes, tmp_
             raise KeyboardInterrupt
         return real(job)
 
-    monkeypatch.setattr(dataset, "_shard_to_disk", interrupt_second)
+    monkeypatch.setattr(engines, "_shard_to_disk", interrupt_second)
     with pytest.raises(KeyboardInterrupt):
         build(discover_scenes(scenes), out, count=count, mix="crop=1,depth=1", fmt="jsonl", workers=1, progress=False)
     write_user_files(out)

@@ -12,18 +12,11 @@ from conftest import make_scene_folder, read_jsonl, textured_rgb
 from PIL import Image
 
 from spatial_ssrl.cli import main
-from spatial_ssrl.data.dataset import (
-    PAPER_COUNT,
-    PAPER_MIX,
-    VARIANTS,
-    answer_balance,
-    answer_space,
-    build,
-    make_plan,
-    parse_mix,
-    quotas,
-)
+from spatial_ssrl.data.dataset import build
 from spatial_ssrl.data.exporters import chat_messages, problem_text
+from spatial_ssrl.data.manifest import answer_balance, answer_space
+from spatial_ssrl.data.mix import PAPER_COUNT, PAPER_MIX, VARIANTS, parse_mix, quotas
+from spatial_ssrl.data.plan import make_plan
 from spatial_ssrl.scenes.folders import discover_scenes
 from spatial_ssrl.tasks import FORMAT_INSTRUCTION
 

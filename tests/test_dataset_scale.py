@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import make_scene_folder
 
-from spatial_ssrl.data import dataset
+from spatial_ssrl.data import engines, shards
 from spatial_ssrl.data.dataset import build
 from spatial_ssrl.scenes.folders import discover_scenes
 
@@ -25,7 +25,7 @@ def output_bytes(out: Path) -> dict[str, bytes]:
 @pytest.fixture(autouse=True)
 def small_shards(monkeypatch):
     """Shards of 4 attempts, so that a small build has many shards to spread, interrupt and resume."""
-    monkeypatch.setattr(dataset, "SHARD_ITEMS", 4)
+    monkeypatch.setattr(shards, "SHARD_ITEMS", 4)
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +38,10 @@ def reference(folder, tmp_path_factory) -> dict[str, dict[str, bytes]]:
     """The one-worker local builds that the other engines and orders must reproduce byte for byte."""
     outputs = {}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(dataset, "SHARD_ITEMS", 4)
+        patch.setattr(shards, "SHARD_ITEMS", 4)
         # the export reads rows one at a time here; the other builds read a few ahead on several threads
-        patch.setattr(dataset, "EXPORT_READ_THREADS", 1)
-        patch.setattr(dataset, "EXPORT_READ_AHEAD", 0)
+        patch.setattr(shards, "EXPORT_READ_THREADS", 1)
+        patch.setattr(shards, "EXPORT_READ_AHEAD", 0)
         for fmt in ("jsonl", "easyr1"):
             out = tmp_path_factory.mktemp("reference") / fmt
             build(discover_scenes(folder), out, count=COUNT, seed=SEED, fmt=fmt, val_fraction=0.25, workers=1,
@@ -60,7 +60,7 @@ def test_two_workers_and_another_listing_order_give_identical_bytes(fmt, referen
             yield root, subfolders[::-1], names[::-1]
 
     monkeypatch.setattr(os, "walk", reversed_walk)
-    monkeypatch.setattr(dataset, "EXPORT_READ_AHEAD", 5)  # a window smaller than a split: reads overtake writes
+    monkeypatch.setattr(shards, "EXPORT_READ_AHEAD", 5)  # a window smaller than a split: reads overtake writes
     manifest = build(discover_scenes(folder), tmp_path / "out", count=COUNT, seed=SEED, fmt=fmt, val_fraction=0.25,
                      workers=2, progress=False)
     assert manifest["config"]["workers"] == 2 and manifest["produced"]["total"] == COUNT
@@ -71,7 +71,7 @@ def test_two_workers_and_another_listing_order_give_identical_bytes(fmt, referen
 def test_an_interrupted_build_resumes_to_the_same_bytes(folder, reference, tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
     calls = []
-    real = dataset._shard_to_disk
+    real = engines._shard_to_disk
 
     def interrupt_third(job):
         calls.append(job[0]["id"])
@@ -79,7 +79,7 @@ def test_an_interrupted_build_resumes_to_the_same_bytes(folder, reference, tmp_p
             raise KeyboardInterrupt
         return real(job)
 
-    monkeypatch.setattr(dataset, "_shard_to_disk", interrupt_third)
+    monkeypatch.setattr(engines, "_shard_to_disk", interrupt_third)
     with pytest.raises(KeyboardInterrupt):
         build(discover_scenes(folder), out, count=COUNT, seed=SEED, fmt="jsonl", val_fraction=0.25, workers=1,
               progress=False)
@@ -93,7 +93,7 @@ def test_an_interrupted_build_resumes_to_the_same_bytes(folder, reference, tmp_p
         build(discover_scenes(folder), out, count=COUNT, seed=SEED + 1, fmt="jsonl", workers=1, progress=False)
 
     assert "rerun the same command" in capsys.readouterr().err
-    monkeypatch.setattr(dataset, "_shard_to_disk", real)
+    monkeypatch.setattr(engines, "_shard_to_disk", real)
     manifest = build(discover_scenes(folder), out, count=COUNT, seed=SEED, fmt="jsonl", val_fraction=0.25,
                      workers=1, progress=True)
     assert output_bytes(out) == reference["jsonl"]

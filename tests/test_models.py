@@ -35,15 +35,11 @@ from runner_contract import (  # noqa: E402, F401
 )
 
 from spatial_ssrl import cli
-from spatial_ssrl.models import depth_estimation, runner, zerogpu  # noqa: E402
+from spatial_ssrl.models import depth_estimation, hub, loading, runner, streaming, zerogpu  # noqa: E402
+from spatial_ssrl.models.decoding import Decoding, group_advantages, split_response  # noqa: E402
 from spatial_ssrl.models.evaluate import bootstrap_interval, summarise, wilson_interval  # noqa: E402
-from spatial_ssrl.models.runner import (  # noqa: E402
-    Decoding,
-    ModelUnavailable,
-    group_advantages,
-    load_model,
-    split_response,
-)
+from spatial_ssrl.models.hub import ModelUnavailable  # noqa: E402
+from spatial_ssrl.models.runner import load_model  # noqa: E402
 from spatial_ssrl.models.tiny import TINY_MAX_PIXELS, TINY_MIN_PIXELS  # noqa: E402
 from spatial_ssrl.scenes.scene import Scene
 from spatial_ssrl.tasks import FORMAT_INSTRUCTION, TASK_NAMES, Task, generate
@@ -99,11 +95,11 @@ def test_importing_the_package_and_models_never_imports_torch():
 
 
 def test_model_choice_argument_then_environment_then_default(monkeypatch):
-    assert runner.resolve_model() == "internlm/Spatial-SSRL-3B"
+    assert hub.resolve_model() == "internlm/Spatial-SSRL-3B"
     monkeypatch.setenv("SPATIAL_SSRL_MODEL", "internlm/Spatial-SSRL-7B")
-    assert runner.resolve_model() == "internlm/Spatial-SSRL-7B"
-    assert runner.resolve_model("/models/mine") == "/models/mine"
-    assert set(runner.MODELS) == {"internlm/Spatial-SSRL-3B", "internlm/Spatial-SSRL-7B",
+    assert hub.resolve_model() == "internlm/Spatial-SSRL-7B"
+    assert hub.resolve_model("/models/mine") == "/models/mine"
+    assert set(hub.MODELS) == {"internlm/Spatial-SSRL-3B", "internlm/Spatial-SSRL-7B",
                                   "Qwen/Qwen2.5-VL-3B-Instruct", "internlm/Spatial-SSRL-Qwen3VL-4B"}
 
 
@@ -127,7 +123,7 @@ def test_tiny_model_reloads_through_the_auto_classes(vlm, tiny_dir):
 
 @pytest.mark.slow
 def test_load_is_cached_thread_safe_and_shares_weights(tiny_dir, monkeypatch):
-    runner.unload(str(tiny_dir))
+    loading.unload(str(tiny_dir))
     calls = []
     real_load = runner._load
     monkeypatch.setattr(runner, "_load", lambda *key: calls.append(key) or real_load(*key))
@@ -348,7 +344,7 @@ def test_gpu_decorator_uses_spaces_on_zero_gpu(monkeypatch):
 
 def test_gpu_duration_grows_with_the_request():
     config = lambda tokens, n: types.SimpleNamespace(max_new_tokens=tokens, num_return_sequences=n)  # noqa: E731
-    short, long, group = (runner._gpu_seconds(None, None, config(*args)) for args in ((64, 1), (2048, 1), (2048, 5)))
+    short, long, group = (streaming._gpu_seconds(None, None, config(*args)) for args in ((64, 1), (2048, 1), (2048, 5)))
     assert 20 <= short < long < group <= 300
 
 

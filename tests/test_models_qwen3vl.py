@@ -29,7 +29,8 @@ from runner_contract import (  # noqa: F401
 )
 
 from spatial_ssrl import cli
-from spatial_ssrl.models.runner import Decoding, load_model, split_response
+from spatial_ssrl.models.decoding import Decoding, split_response
+from spatial_ssrl.models.runner import load_model
 from spatial_ssrl.models.tiny import TINY_MAX_PIXELS, TINY_MIN_PIXELS
 from spatial_ssrl.reward.verify import score
 from spatial_ssrl.scenes.assets import load_asset

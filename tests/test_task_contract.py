@@ -17,7 +17,8 @@ from scipy.stats import chisquare
 from spatial_ssrl.analysis.audit import run_audit
 from spatial_ssrl.analysis.baselines import BASELINES, baselines_for
 from spatial_ssrl.analysis.quality import soundness
-from spatial_ssrl.data.dataset import PAPER_MIX, VARIANTS, build, parse_mix
+from spatial_ssrl.data.dataset import build
+from spatial_ssrl.data.mix import PAPER_MIX, VARIANTS, parse_mix
 from spatial_ssrl.reward import verify
 from spatial_ssrl.scenes.folders import discover_scenes
 from spatial_ssrl.scenes.scene import Scene

@@ -8,7 +8,6 @@ facing rule of TASKS.md written as the reference's case list.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from conftest import raw_normalized_depth, reference_direction, reference_seed, textured_rgb

@@ -8,8 +8,7 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    from spatial_ssrl.data.dataset import ENGINES, IMAGE_FORMATS, VARIANTS
-    from spatial_ssrl.data.exporters import FORMATS
+    from spatial_ssrl.data import ENGINES, FORMATS, IMAGE_FORMATS, VARIANTS
     from spatial_ssrl.tasks import TASK_NAMES
 
     parser = subparsers.add_parser(
@@ -51,7 +50,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from dataclasses import replace
 
-    from spatial_ssrl.data.dataset import build
+    from spatial_ssrl.data import build
     from spatial_ssrl.scenes.folders import discover_scenes, unpaired_depth_files
 
     if args.workers is not None and args.workers < 1:

@@ -47,8 +47,10 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from spatial_ssrl.models.decoding import Decoding
     from spatial_ssrl.models.evaluate import BASELINE_PREFIX, run_eval
-    from spatial_ssrl.models.runner import MAX_PIXELS, MIN_PIXELS, Decoding, resolve_model
+    from spatial_ssrl.models.hub import resolve_model
+    from spatial_ssrl.models.runner import MAX_PIXELS, MIN_PIXELS
 
     decoding = Decoding(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
                         seed=args.sample_seed)

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from spatial_ssrl.models.runner import cached, from_pretrained, resolve_device, resolve_model
+from spatial_ssrl.models.hub import from_pretrained, resolve_model
+from spatial_ssrl.models.loading import cached, resolve_device
 from spatial_ssrl.models.zerogpu import gpu
 from spatial_ssrl.scenes.scene import Scene
 

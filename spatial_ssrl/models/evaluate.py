@@ -34,7 +34,8 @@ import numpy as np
 
 from spatial_ssrl.analysis.scoring import Answer, Response, answer_item, summarise
 from spatial_ssrl.analysis.stats import bootstrap_interval, wilson_interval  # noqa: F401  (re-exported: the report's intervals)
-from spatial_ssrl.models.runner import MAX_PIXELS, MIN_PIXELS, Decoding
+from spatial_ssrl.models.decoding import Decoding
+from spatial_ssrl.models.runner import MAX_PIXELS, MIN_PIXELS
 from spatial_ssrl.scenes.folders import load_scenes
 from spatial_ssrl.scenes.scene import Scene
 from spatial_ssrl.tasks import TASK_NAMES, generate, plan_item
@@ -59,7 +60,7 @@ def expand_answerers(names: list[str]) -> list[str]:
     """The answerers named, in order and without repeats: models resolved like `load_model` does, baselines as
     `baseline:NAME` ('baseline:all' expands to every registered baseline); an unknown baseline is an error."""
     from spatial_ssrl.analysis.baselines import BASELINES
-    from spatial_ssrl.models.runner import resolve_model
+    from spatial_ssrl.models.hub import resolve_model
 
     answerers = []
     for name in names:
@@ -144,7 +145,8 @@ def run_eval(models: list[str], scenes_dir: str | Path, out: str | Path, *, per_
             left = todo(model)
             if not left:
                 continue
-            from spatial_ssrl.models.runner import load_model, unload
+            from spatial_ssrl.models.loading import unload
+            from spatial_ssrl.models.runner import load_model
 
             vlm = load_model(model, device=device, min_pixels=min_pixels, max_pixels=max_pixels)
             respond = {model: _model_answerer(vlm, decoding)}
