@@ -101,7 +101,7 @@ def test_problem_text_puts_one_image_token_per_image_in_model_order():
     with pytest.raises(ValueError):
         problem_text(crop, 4)
     parts = chat_messages(problem_text(crop, 5))[0]["content"]
-    assert [part["type"] for part in parts] == ["text", "image", "text"] + ["image"] * 4 + ["text", "text"]
+    assert [part["type"] for part in parts] == ["text", "image", "text"] + ["image"] * 4 + ["text"]
     assert "".join(part.get("text", "") for part in parts) == crop.replace("<image1>", "").replace(
         "<image2><image3><image4><image5>", "") + " " + FORMAT_INSTRUCTION
 

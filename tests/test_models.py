@@ -140,7 +140,7 @@ def test_load_is_cached_thread_safe_and_shares_weights(tiny_dir, monkeypatch):
 
 
 @pytest.mark.slow
-def test_crop_task_sends_five_images_then_the_prompt_through_the_chat_template(vlm, tasks):
+def test_crop_task_places_its_five_images_where_the_question_names_them(vlm, tasks):
     task = tasks["crop"]
     assert len(task.images) == 5
     inputs = vlm.task_inputs(task)
@@ -150,13 +150,14 @@ def test_crop_task_sends_five_images_then_the_prompt_through_the_chat_template(v
     image_token = vlm.model.config.image_token_id
     assert ids.count(image_token) == int(grid.prod(dim=1).sum()) // 4  # 2x2 patches merge into one token
     text = vlm.processor.tokenizer.decode(ids)
-    assert text.count("<|vision_start|>") == 5
-    prompt = task.question + " " + FORMAT_INSTRUCTION
-    assert prompt == task.prompt()
-    assert text.endswith(f"<|vision_end|>{prompt}<|im_end|>\n<|im_start|>assistant\n")
-    assert text.startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n")
-    images_end = text.rindex("<|vision_end|>")
-    assert text.index(task.question) > images_end
+    assert text.count("<|vision_start|>") == 5 and "<image1>" not in text
+    assert text.startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+                           "Which image is the missing part in the first image <|vision_start|>")
+    # the hole image where the question names it, the four options after "the four options", as in training
+    options = text.index("select one of the four options <|vision_start|>")
+    assert text.count("<|vision_start|>", 0, options) == 1
+    assert text.endswith(f"<|vision_end|> as the final answer. The final answer should be chosen from 'A', 'B', "
+                         f"'C', and 'D'. {FORMAT_INSTRUCTION}<|im_end|>\n<|im_start|>assistant\n")
 
 
 @pytest.mark.slow

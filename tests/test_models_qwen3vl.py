@@ -34,7 +34,7 @@ from spatial_ssrl.models.runner import load_model
 from spatial_ssrl.models.tiny import TINY_MAX_PIXELS, TINY_MIN_PIXELS
 from spatial_ssrl.reward.verify import score
 from spatial_ssrl.scenes.assets import load_asset
-from spatial_ssrl.tasks import generate
+from spatial_ssrl.tasks import FORMAT_INSTRUCTION, generate
 
 PATCH = 16  # Qwen3-VL's vision patch; 2x2 patches merge into one image token
 
@@ -149,7 +149,7 @@ def test_single_image_task_goes_through_the_qwen3_vl_chat_template_and_is_answer
 
 
 @pytest.mark.slow
-def test_crop_task_sends_five_images_then_the_prompt_and_is_answered_and_group_sampled(vlm, tasks):
+def test_crop_task_places_its_images_in_the_question_and_is_answered_and_group_sampled(vlm, tasks):
     task = tasks["crop"]
     inputs = vlm.task_inputs(task)
     grid = inputs["image_grid_thw"]
@@ -157,8 +157,9 @@ def test_crop_task_sends_five_images_then_the_prompt_and_is_answered_and_group_s
     assert image_spans(vlm, inputs) == [int(n) // 4 for n in grid.prod(dim=1)]
     assert int(inputs["mm_token_type_ids"].sum()) == int(grid.prod(dim=1).sum()) // 4
     text = vlm.processor.tokenizer.decode(inputs["input_ids"][0])
-    assert text.startswith("<|im_start|>user\n<|vision_start|>")
-    assert text.endswith(f"<|vision_end|>{task.prompt()}<|im_end|>\n<|im_start|>assistant\n")
+    assert text.startswith("<|im_start|>user\nWhich image is the missing part in the first image <|vision_start|>")
+    assert "select one of the four options <|vision_start|>" in text and "<image1>" not in text
+    assert text.endswith(f"'C', and 'D'. {FORMAT_INSTRUCTION}<|im_end|>\n<|im_start|>assistant\n")
 
     answer = vlm.answer(task, Decoding(max_new_tokens=6))
     assert 0 < answer.n_tokens <= 6 and answer.finish in ("eos", "length")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
+    from spatial_ssrl.models.decoding import MAX_RESPONSE_TOKENS, VALIDATION_TEMPERATURE, VALIDATION_TOP_P
     from spatial_ssrl.tasks import TASK_NAMES
 
     parser = subparsers.add_parser(
@@ -31,9 +32,13 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True, type=Path, help="output folder (resumed if it holds a run)")
     parser.add_argument("--tasks", nargs="+", choices=TASK_NAMES, default=list(TASK_NAMES))
     parser.add_argument("--mode", choices=("strict", "lenient"), default="strict", help="verifier mode")
-    parser.add_argument("--max-new-tokens", type=int, default=1024)
-    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
-    parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument("--max-new-tokens", type=int, default=MAX_RESPONSE_TOKENS,
+                        help="the training response limit by default")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help=f"0 = greedy (the default); --validation: {VALIDATION_TEMPERATURE}")
+    parser.add_argument("--top-p", type=float, default=None, help=f"1.0; --validation: {VALIDATION_TOP_P}")
+    parser.add_argument("--validation", action="store_true",
+                        help="sample as the training's validation did (temperature and top_p above), one answer each")
     parser.add_argument("--sample-seed", type=int, default=None, help="seed for sampling (temperature > 0)")
     parser.add_argument("--min-pixels", type=int, default=None, help="per image (default: training's 262144)")
     parser.add_argument("--max-pixels", type=int, default=None, help="per image (default: training's 4194304)")
@@ -52,8 +57,10 @@ def run(args) -> int:
     from spatial_ssrl.models.hub import resolve_model
     from spatial_ssrl.models.runner import MAX_PIXELS, MIN_PIXELS
 
-    decoding = Decoding(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
-                        seed=args.sample_seed)
+    chosen = {name: value for name, value in (("temperature", args.temperature), ("top_p", args.top_p))
+              if value is not None}
+    preset = Decoding.validation if args.validation else Decoding
+    decoding = preset(max_new_tokens=args.max_new_tokens, seed=args.sample_seed, **chosen)
     answerers = args.models or ([] if args.baselines else [resolve_model()])
     if args.baselines:
         answerers = [*answerers, f"{BASELINE_PREFIX}all"]

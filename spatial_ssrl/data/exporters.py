@@ -15,17 +15,15 @@ Rows arrive per split in item order; every writer streams, so memory does not gr
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 from spatial_ssrl.tasks import FORMAT_INSTRUCTION
+from spatial_ssrl.tasks.prompt import chat_messages, problem_text  # noqa: F401  (chat_messages: re-exported)
 
 FORMATS = ("easyr1", "hf", "jsonl", "llamafactory")
-#: The image placeholder of EasyR1, LLaMA-Factory and TRL-style prompts.
-IMAGE_TOKEN = "<image>"
 #: Rows per parquet row group (images make rows large; small groups keep readers' memory low).
 ROW_GROUP = 64
 #: The parquet column of the encoded image bytes. JPEG/PNG bytes are already compressed and unique, so
@@ -35,9 +33,6 @@ IMAGE_BYTES_COLUMN = "images.list.element.bytes"
 #: Parquet data pages of up to 8 MB (default 1 MB): a few large images per page, fewer page copies (the
 #: small columns never fill a page within a row group of ROW_GROUP rows).
 PAGE_BYTES = 8 << 20
-
-_MARKER = re.compile(r"<image(\d+)>")
-
 
 @dataclass
 class Row:
@@ -50,31 +45,6 @@ class Row:
     record: dict
     images: list[bytes]
     extension: str
-
-
-def problem_text(question: str, image_count: int) -> str:
-    """The question with one `<image>` per image, in model order: `<image1>..<imageN>` markers become
-    `<image>` where they stand; a question without markers gets its images first (single-image tasks)."""
-    numbers = [int(number) for number in _MARKER.findall(question)]
-    if not numbers:
-        return IMAGE_TOKEN * image_count + question
-    if numbers != list(range(1, image_count + 1)):
-        raise ValueError(f"image markers {numbers} do not number the {image_count} images in order")
-    return _MARKER.sub(IMAGE_TOKEN, question)
-
-
-def chat_messages(problem: str, instruction: str = FORMAT_INSTRUCTION) -> list[dict]:
-    """A `problem` as one user message of text and image parts (the chat format of transformers' processors
-    and TRL), with the training instruction appended."""
-    content = []
-    for number, text in enumerate(problem.split(IMAGE_TOKEN)):
-        if number:
-            content.append({"type": "image"})
-        if text:
-            content.append({"type": "text", "text": text})
-    if instruction:
-        content.append({"type": "text", "text": " " + instruction})
-    return [{"role": "user", "content": content}]
 
 
 def export(fmt: str, out: Path, splits: dict[str, Iterable[Row]], work: Path, id_width: int = 6) -> list[str]:

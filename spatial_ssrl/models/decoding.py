@@ -24,6 +24,11 @@ GROUP_SIZE = 5
 GROUP_TEMPERATURE = 1.0
 #: Added to the group standard deviation, as EasyR1 / verl do.
 ADVANTAGE_EPS = 1e-6
+#: The released models' settings: responses up to 2048 tokens in training; validation sampled at
+#: temperature 0.6, top_p 0.95 (single answers here default to greedy; groups to n=5 at temperature 1.0).
+MAX_RESPONSE_TOKENS = 2048
+VALIDATION_TEMPERATURE = 0.6
+VALIDATION_TOP_P = 0.95
 
 
 @dataclass(frozen=True)
@@ -34,10 +39,15 @@ class Decoding:
     whatever the model's generation_config says, so sampling matches the training rollouts.
     """
 
-    max_new_tokens: int = 1024
+    max_new_tokens: int = MAX_RESPONSE_TOKENS
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int | None = None
+
+    @classmethod
+    def validation(cls, **changes) -> "Decoding":
+        """The sampling the training's validation used (temperature 0.6, top_p 0.95), one answer a task."""
+        return cls(**{"temperature": VALIDATION_TEMPERATURE, "top_p": VALIDATION_TOP_P, **changes})
 
     def __post_init__(self):
         if self.max_new_tokens < 1:

@@ -3,8 +3,7 @@
 `VLM` ties the parts together: where the weights come from (`hub`), how they are put on a device and
 kept loaded (`loading`), the decoding settings and how answers are read and scored (`decoding`), and
 running `generate` (`streaming`). What is left here is the model itself: `load_model`, the model inputs
-for a task (its images, then its prompt, through the chat template, within the training pixel bounds),
-and the three ways to answer.
+for a task (built as training built them: `tasks.prompt`), and the three ways to answer.
 
 torch and transformers are imported when a model is loaded, never at import time.
 """
@@ -28,10 +27,8 @@ from spatial_ssrl.models.hub import from_pretrained, resolve_model
 from spatial_ssrl.models.loading import best_attention, cached, resolve_device
 from spatial_ssrl.models.streaming import Stream, generate_ids
 from spatial_ssrl.tasks import FORMAT_INSTRUCTION
-
-#: Image size bounds, in pixels per image, used in training (512x512 to 2048x2048 worth of pixels).
-MIN_PIXELS = 262_144
-MAX_PIXELS = 4_194_304
+from spatial_ssrl.tasks.prompt import MAX_PIXELS, MIN_PIXELS  # noqa: F401 (the bounds are re-exported here)
+from spatial_ssrl.tasks.prompt import IMAGE_TOKEN, chat_messages, fit_pixels, task_messages
 
 
 @dataclass(eq=False)
@@ -53,20 +50,22 @@ class VLM:
         return {"model": self.model_id, "device": self.device, "dtype": str(self.model.dtype).replace("torch.", ""),
                 "attention": self.attention, "min_pixels": self.min_pixels, "max_pixels": self.max_pixels}
 
-    def inputs(self, prompt: str, images) -> Any:
-        """Model inputs for one user turn: the images (in order), then the prompt, through the chat template."""
-        images = list(images)
-        messages = [{"role": "user", "content": [*({"type": "image"} for _ in images), {"type": "text", "text": prompt}]}]
+    def inputs(self, messages: list[dict] | str, images) -> Any:
+        """Model inputs for one user turn as training built them: `messages` (chat messages with an image
+        part where each image stands; a plain prompt puts the images first) through the chat template, and
+        the images resized into [min_pixels, max_pixels] with Pillow before the processor (`tasks.prompt`)."""
+        images = [fit_pixels(image, self.min_pixels, self.max_pixels) for image in images]
+        if isinstance(messages, str):
+            messages = chat_messages(IMAGE_TOKEN * len(images) + messages, instruction="")
         text = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        size = {"shortest_edge": self.min_pixels, "longest_edge": self.max_pixels}
-        batch = self.processor(text=[text], images=images or None, size=size, return_tensors="pt")
+        batch = self.processor(images=images or None, text=[text], add_special_tokens=False, return_tensors="pt")
         return batch.to(self.model.device)
 
     def task_inputs(self, task, instruction: str = FORMAT_INSTRUCTION) -> Any:
-        """Model inputs for a generated task: its images and `task.prompt(instruction)`."""
+        """Model inputs for a generated task: its chat messages (images in place, then the instruction)."""
         if not getattr(task, "ok", False):
             raise ValueError(f"no task to answer: {getattr(task, 'reason', task)}")
-        return self.inputs(task.prompt(instruction), task.images)
+        return self.inputs(task_messages(task, instruction), task.images)
 
     def generation_config(self, decoding: Decoding, n: int = 1):
         """The model's generation config (for its end tokens) with our decoding choices forced."""
