@@ -27,8 +27,14 @@ from spatial_ssrl.models.hub import from_pretrained, resolve_model
 from spatial_ssrl.models.loading import best_attention, cached, resolve_device
 from spatial_ssrl.models.streaming import Stream, generate_ids
 from spatial_ssrl.tasks import FORMAT_INSTRUCTION
-from spatial_ssrl.tasks.prompt import MAX_PIXELS, MIN_PIXELS  # noqa: F401 (the bounds are re-exported here)
-from spatial_ssrl.tasks.prompt import IMAGE_TOKEN, chat_messages, fit_pixels, task_messages
+from spatial_ssrl.tasks.prompt import (
+    IMAGE_TOKEN,
+    MAX_PIXELS,  # noqa: F401 (re-exported: the runner's default bounds)
+    MIN_PIXELS,  # noqa: F401
+    chat_messages,
+    fit_pixels,
+    task_messages,
+)
 
 
 @dataclass(eq=False)
