@@ -29,12 +29,23 @@ SEEDS = range(12)
 RGBD = ("megadepth1", "diode3")
 
 
-def interior_mask(patch_h: int, patch_w: int, rows: int, cols: int, fraction: float = 0.3) -> np.ndarray:
-    """True outside the central label badge of every patch (the badge is drawn over the content)."""
+STYLES = ("reference", "clear")
+
+
+def interior_mask(patch_h: int, patch_w: int, rows: int, cols: int, fraction: float = 0.3,
+                  style: str = "clear") -> np.ndarray:
+    """True where a patch shows its content: outside the central label badge (clear), or outside the 2-px
+    border and the label at the patch's top-left corner (reference: 48 px text at (10, 10))."""
     keep = np.ones((patch_h * rows, patch_w * cols), bool)
     for r in range(rows):
         for c in range(cols):
-            cy, cx = r * patch_h + patch_h // 2, c * patch_w + patch_w // 2
+            top, left = r * patch_h, c * patch_w
+            if style == "reference":
+                keep[top:top + patch_h, left:left + 2] = keep[top:top + patch_h, left + patch_w - 2:left + patch_w] = False
+                keep[top:top + 2, left:left + patch_w] = keep[top + patch_h - 2:top + patch_h, left:left + patch_w] = False
+                keep[top:top + 10 + 64, left:left + 10 + 64] = False
+                continue
+            cy, cx = top + patch_h // 2, left + patch_w // 2
             hh, hw = int(patch_h * fraction), int(patch_w * fraction)
             keep[max(cy - hh, 0):cy + hh, max(cx - hw, 0):cx + hw] = False
     return keep
@@ -46,13 +57,14 @@ def pixels(image: Image.Image) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------ shuffle
 
+@pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("grid", ["2x2", "1x3", "1x4", "3x1", "4x1"])
 @pytest.mark.parametrize("scene_name", ["megadepth1", "rgb_only"])
-def test_shuffle_answer_reassembles_the_original(official_scenes, scene_name, grid):
+def test_shuffle_answer_reassembles_the_original(official_scenes, scene_name, grid, style):
     scene = official_scenes[scene_name]
     rows, cols = map(int, grid.split("x"))
     for seed in SEEDS:
-        task = generate(scene, "shuffle", seed, {"grid": grid})
+        task = generate(scene, "shuffle", seed, {"grid": grid, "style": style})
         assert task.ok, task.reason
         assert task.spec["grid"] == [rows, cols]
         assert task.spec["permutation"] != list(range(rows * cols)), "identity permutation emitted"
@@ -65,22 +77,23 @@ def test_shuffle_answer_reassembles_the_original(official_scenes, scene_name, gr
             sr, sc = divmod(label, cols)
             r, c = divmod(original, cols)
             restored[r * ph:(r + 1) * ph, c * pw:(c + 1) * pw] = shown[sr * ph:(sr + 1) * ph, sc * pw:(sc + 1) * pw]
-        keep = interior_mask(ph, pw, rows, cols)
+        keep = interior_mask(ph, pw, rows, cols, style=style)
         original_image = scene.rgb[:ph * rows, :pw * cols]
         assert np.array_equal(restored[keep], original_image[keep])
 
 
-def test_shuffle_masked_variant_whitens_exactly_one_shown_patch(official_scenes):
+@pytest.mark.parametrize("style", STYLES)
+def test_shuffle_masked_variant_whitens_exactly_one_shown_patch(official_scenes, style):
     scene = official_scenes["rgb_only"]
     for seed in SEEDS:
-        task = generate(scene, "shuffle", seed, {"masked": True})
+        task = generate(scene, "shuffle", seed, {"masked": True, "style": style})
         assert task.ok
         masked = task.spec["masked"]
         assert 0 <= masked < 4
         assert "masked completely by white pixels" in task.question
         shown = pixels(task.images[0])
         ph, pw = scene.height // 2, scene.width // 2
-        keep = interior_mask(ph, pw, 2, 2)
+        keep = interior_mask(ph, pw, 2, 2, style=style)
         for position in range(4):
             r, c = divmod(position, 2)
             region = (slice(r * ph, (r + 1) * ph), slice(c * pw, (c + 1) * pw))
@@ -89,11 +102,65 @@ def test_shuffle_masked_variant_whitens_exactly_one_shown_patch(official_scenes)
 
 
 def test_shuffle_question_names_its_labels_and_slots(official_scenes):
-    task = generate(official_scenes["rgb_only"], "shuffle", 3, {"grid": "1x3"})
+    task = generate(official_scenes["rgb_only"], "shuffle", 3, {"grid": "1x3", "style": "clear"})
     assert "3 shuffled patches labeled 0, 1, and 2" in task.question
     assert "'Left-Middle-Right'" in task.question
-    task = generate(official_scenes["rgb_only"], "shuffle", 3, {"grid": "4x1"})
+    task = generate(official_scenes["rgb_only"], "shuffle", 3, {"grid": "4x1", "style": "clear"})
     assert "labeled 0, 1, 2, and 3" in task.question and "'Top-Middle1-Middle2-Bottom'" in task.question
+
+
+#: The paper's templates (Appendix A.7), word for word: what the released models were trained on.
+REFERENCE_SHUFFLE = {
+    "2x2": "The image has been divided into 4 shuffled patches labeled 0, 1, 2, and 3. Based on visual clues such "
+           "as continuity, alignment, and context, answer the correct arrangement of the patches to restore the "
+           "original image, where the format is 'TopLeft-TopRight-BottomLeft-BottomRight'.",
+    "1x3": "The image has been divided into 3 shuffled horizontal strips labeled 0, 1, 2, and 3. Based on visual "
+           "clues such as continuity, alignment, and context, answer the correct arrangement of the strips to "
+           "restore the original image, where the format is 'Left-Middle-Right'.",
+    "1x4": "The image has been divided into 4 shuffled horizontal strips labeled 0, 1, 2, and 3. Based on visual "
+           "clues such as continuity, alignment, and context, answer the correct arrangement of the strips to "
+           "restore the original image, where the format is 'Left-Middle1-Middle2-Right'.",
+    "3x1": "The image has been divided into 3 shuffled vertical strips labeled 0, 1, 2, and 3. Based on visual "
+           "clues such as continuity, alignment, and context, answer the correct arrangement of the strips to "
+           "restore the original image, where the format is 'Top-Middle-Bottom'.",
+    "4x1": "The image has been divided into 4 shuffled vertical strips labeled 0, 1, 2, and 3. Based on visual "
+           "clues such as continuity, alignment, and context, answer the correct arrangement of the strips to "
+           "restore the original image, where the format is 'Top-Middle1-Middle2-Bottom'.",
+}
+
+
+@pytest.mark.parametrize("grid", sorted(REFERENCE_SHUFFLE))
+def test_reference_shuffle_wording_is_the_template_for_every_variant(official_scenes, grid):
+    task = generate(official_scenes["rgb_only"], "shuffle", 5, {"grid": grid})
+    assert task.controls["style"] == "reference", "the model-facing default"
+    assert task.question == REFERENCE_SHUFFLE[grid]
+    if grid == "2x2":
+        masked = generate(official_scenes["rgb_only"], "shuffle", 5, {"masked": True})
+        assert masked.question == REFERENCE_SHUFFLE["2x2"].replace(
+            "and 3.", "and 3. One of the four patches is masked completely by white pixels.")
+
+
+@pytest.mark.parametrize("task_name", ["shuffle", "flip"])
+def test_reference_labels_sit_at_each_patchs_top_left_corner_over_a_blue_border(official_scenes, task_name):
+    """From the pixels: each patch's top-left corner holds the white, black-outlined label, its edges the
+    border; its centre is the scene's (or the flipped patch's) own content."""
+    scene = official_scenes["rgb_only"]
+    task = generate(scene, task_name, 4)
+    shown = pixels(task.images[0]).astype(int)
+    ph, pw = scene.height // 2, scene.width // 2
+    for index in range(4):
+        r, c = divmod(index, 2)
+        cell = shown[r * ph:(r + 1) * ph, c * pw:(c + 1) * pw]
+        corner = cell[10:10 + 48, 10:10 + 40]
+        assert (np.all(corner > 240, axis=-1)).any() and (np.all(corner < 15, axis=-1)).any(), "white + black label"
+        assert np.all(cell[ph // 2, :2] == (0, 0, 255)) and np.all(cell[:2, pw // 2] == (0, 0, 255)), "blue border"
+        centre = (slice(ph // 3, 2 * ph // 3), slice(pw // 3, 2 * pw // 3))
+        if task_name == "flip" and index == task.spec["patch"]:
+            continue
+        source = task.spec["permutation"][index] if task_name == "shuffle" else index
+        sr, sc = divmod(source, 2)
+        original = scene.rgb[sr * ph:(sr + 1) * ph, sc * pw:(sc + 1) * pw]
+        assert np.array_equal(cell[centre], original[centre]), "the centre is untouched"
 
 
 def test_shuffle_rejects_interchangeable_patches():
@@ -108,12 +175,13 @@ def test_shuffle_rejects_interchangeable_patches():
 
 # --------------------------------------------------------------------------------------------- flip
 
+@pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("scene_name", ["megadepth1", "diode3", "rgb_only"])
-def test_flip_unflipping_the_answer_patch_restores_the_image(official_scenes, scene_name):
+def test_flip_unflipping_the_answer_patch_restores_the_image(official_scenes, scene_name, style):
     scene = official_scenes[scene_name]
     seen_axes = set()
     for seed in SEEDS:
-        task = generate(scene, "flip", seed)
+        task = generate(scene, "flip", seed, {"style": style})
         assert task.ok, task.reason
         label, axis = (int(part) for part in task.answer.split("-"))
         assert (label, axis) == (task.spec["patch"], task.spec["axis"])
@@ -123,7 +191,10 @@ def test_flip_unflipping_the_answer_patch_restores_the_image(official_scenes, sc
         r, c = divmod(label, 2)
         patch = shown[r * ph:(r + 1) * ph, c * pw:(c + 1) * pw]
         shown[r * ph:(r + 1) * ph, c * pw:(c + 1) * pw] = patch[::-1] if axis == 0 else patch[:, ::-1]
-        keep = interior_mask(ph, pw, 2, 2)
+        keep = interior_mask(ph, pw, 2, 2, style=style)
+        if style == "reference":  # the flipped patch's label and border were drawn after the flip: unflipped,
+            patch_keep = keep[r * ph:(r + 1) * ph, c * pw:(c + 1) * pw]  # they sit mirrored
+            patch_keep &= patch_keep[::-1] if axis == 0 else patch_keep[:, ::-1]
         assert np.array_equal(shown[keep], scene.rgb[:2 * ph, :2 * pw][keep])
     assert seen_axes == {0, 1}
 
@@ -293,7 +364,12 @@ def test_position_answer_from_raw_depth(official_scenes, official_dir, scene_nam
         assert expected is not None
         assert task.options[("ABCD").index(task.answer)] == expected
         assert f"camera at position '{spec['camera']}'" in task.question
-        assert f"region marked '{spec['target']}'" in task.question
+        assert f"region marker '{spec['target']}'" in task.question, "the official code's wording"
+        options = " ".join(f"{letter}. {text}" for letter, text in zip("ABCD", task.options))
+        assert f"? {options}. Consider" in task.question, "a period right after the last option"
+        depth_axis = abs(means[spec["target"]] - means[spec["camera"]]) >= spec["thresholds"]["depth"]
+        assert ("ignore the height difference" in task.question) == depth_axis, "only where depth decides"
+        assert ("it's facing to away from me" in task.question) == (spec["facing"] == "away")
         facings.add(spec["facing"])
         families.add("-" in expected)
         assert sorted(task.options) in (sorted(["Front", "Back", "Left", "Right"]),
@@ -357,9 +433,9 @@ def test_saved_images_are_lossless_and_record_is_complete(official_scenes, tmp_p
 
 def test_labels_scale_with_the_image():
     """A label on a 4000 px image is as legible (relative to the image) as on a 400 px one."""
-    small = generate(Scene(textured_rgb(300, 400)), "flip", 0)
+    small = generate(Scene(textured_rgb(300, 400)), "flip", 0, {"style": "clear"})
     large_rgb = np.asarray(Image.fromarray(textured_rgb(300, 400)).resize((4000, 3000), Image.Resampling.NEAREST))
-    large = generate(Scene(large_rgb), "flip", 0)
+    large = generate(Scene(large_rgb), "flip", 0, {"style": "clear"})
     assert large.images[0].size == (4000, 3000)
 
     def badge_fraction(task, width, height):

@@ -352,9 +352,11 @@ def grid_seam_cost(cells: list[np.ndarray], rows: int, cols: int) -> float:
     return total
 
 
-def shown_cells(image: Image.Image, rows: int, cols: int) -> list[np.ndarray]:
-    """The patches of a grid image the model sees, in raster order."""
-    return grid_patches(np.asarray(image.convert("RGB")), rows, cols)[0]
+def shown_cells(image: Image.Image, rows: int, cols: int, inset: int = 0) -> list[np.ndarray]:
+    """The patches of a grid image the model sees, in raster order; `inset` pixels trimmed from every edge
+    (the reference style's patch borders, which would otherwise be every seam a cue reads)."""
+    cells = grid_patches(np.asarray(image.convert("RGB")), rows, cols)[0]
+    return [cell[inset:cell.shape[0] - inset, inset:cell.shape[1] - inset] for cell in cells] if inset else cells
 
 
 def pick_lowest(scores: list[float], rng: np.random.Generator) -> int:

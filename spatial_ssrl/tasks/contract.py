@@ -30,6 +30,29 @@ import numpy as np
 from spatial_ssrl.tasks.controls import Control
 from spatial_ssrl.tasks.record import Rendered, Task
 
+#: How a task is written and drawn: as the released models saw it in training, or clearer for people.
+STYLES = ("reference", "clear")
+STYLE = Control(
+    "style", "reference",
+    "how the task is written and drawn: 'reference' as the official scripts made the training data (their "
+    "wording, labels at each patch's top-left corner, numbered circles on regions); 'clear' for people "
+    "(centred badges, ring markers, labels named as they are)", choices=STYLES)
+#: The reference's patch label height (its Arial 48 px; the scripts fell back to a ~10 px font without Arial).
+LABEL_PX = Control("label_px", 48, "reference style: height of the patch labels in pixels", minimum=8, maximum=128)
+
+
+def style_of(spec: dict) -> str:
+    """The style a spec was drawn in; specs from before styles existed were drawn clear."""
+    return spec.get("style", "clear")
+
+
+def border_of(spec: dict) -> int:
+    """Pixels of patch border drawn inside every grid cell in the spec's style (what cue readers skip)."""
+    from spatial_ssrl.tasks.drawing import REFERENCE_BORDER_PX
+
+    return REFERENCE_BORDER_PX if style_of(spec) == "reference" else 0
+
+
 #: What every registered kind must define (attributes and methods), checked by `check_complete`.
 REQUIRED = ("name", "needs_depth", "controls", "letters", "answer_help", "variants", "sample", "render",
             "answer_space", "variant_of", "parse_answer", "explain", "overlay", "soundness", "summary",

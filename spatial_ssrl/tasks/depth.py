@@ -22,9 +22,9 @@ from spatial_ssrl.tasks._common import (
     region_markers,
     region_values,
 )
-from spatial_ssrl.tasks.contract import Baseline, Table, TaskKind
+from spatial_ssrl.tasks.contract import STYLE, Baseline, Table, TaskKind, style_of
 from spatial_ssrl.tasks.controls import Control
-from spatial_ssrl.tasks.drawing import annotate_depths, with_region_markers
+from spatial_ssrl.tasks.drawing import annotate_depths, reference_markers, with_region_markers
 from spatial_ssrl.tasks.record import NoValidTask, Rendered, Task
 
 NAME = "depth"
@@ -55,6 +55,7 @@ CONTROLS = (
             "a shortcut (off: regions drawn as the paper does, where lower is closer most of the time)"),
     Control("max_attempts", 50, "first regions tried before the scene is reported as having no valid task",
             minimum=1, maximum=1000),
+    STYLE,
 )
 
 #: Random region triples drawn at once when balancing the height cue (vectorised; about 1 ms).
@@ -91,7 +92,7 @@ def sample(scene, rng: np.random.Generator, controls: dict) -> dict:
             f"(tried {controls['max_attempts']} starting regions): the scene's depth range is too narrow")
     labels = rng.permutation(REGION_COUNT) + 1
     regions = [candidate_region(candidates, i, label, size) for label, i in zip(labels, chosen)]
-    return {"regions": sorted(regions, key=lambda region: region["label"])}
+    return {"regions": sorted(regions, key=lambda region: region["label"]), "style": controls["style"]}
 
 
 def sequential_triple(candidates: dict, rng, gap: float, distance: float, attempts: int) -> list[int] | None:
@@ -141,7 +142,18 @@ def answer_for(regions: list[dict]) -> str:
 
 def render(scene, spec: dict) -> Rendered:
     """The image with the three regions marked; the answer read from their stored depths."""
-    return Rendered(QUESTION, answer_for(spec["regions"]), None, [with_region_markers(scene.rgb, spec["regions"])])
+    return Rendered(QUESTION, answer_for(spec["regions"]), None, [marked(scene.rgb, spec)])
+
+
+#: The reference figure's marks: font size 15, circle pad 0.3, edge 1.5 points.
+REFERENCE_MARK = {"font_points": 15, "pad": 0.3, "line_points": 1.5}
+
+
+def marked(rgb, spec: dict):
+    """The image with the regions marked in the spec's style (the reference's circles, or rings)."""
+    if style_of(spec) == "reference":
+        return reference_markers(rgb, spec["regions"], **REFERENCE_MARK)
+    return with_region_markers(rgb, spec["regions"])
 
 
 # ---------------------------------------------------------------------------------- for people
@@ -163,7 +175,7 @@ def explain(task: Task) -> str:
 
 def overlay(scene, task: Task, reveal: bool) -> Image.Image:
     """The marked image; revealed, each region's depth and rank."""
-    image = task.images[0].copy()
+    image = with_region_markers(scene.rgb, task.spec["regions"])  # clear marks for people, whatever the style
     if reveal:
         annotate_depths(image, task.spec["regions"], task.answer)
     return image

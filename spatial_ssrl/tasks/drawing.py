@@ -192,3 +192,82 @@ def annotate_depths(image: Image.Image, regions: list[dict], order: str | None) 
         below = cy + radius + size * 1.2
         center = (cx, below if below + size < image.height else cy - radius - size * 2.6)
         draw_badge(draw, text, inside(center, image.size, size * 4, size), size, fill=(40, 40, 40))
+
+
+# ------------------------------------------------------------------ the reference's drawing (training data)
+# The released models were trained on tasks drawn by the official scripts (TASKS.md, "The training
+# distribution, exactly"). These draw the same marks at the image's own resolution. Where the reference
+# resampled the picture through a matplotlib figure, the marks are sized as that figure showed them for the
+# image's size, and the pixels are left alone (its resampling is a weakness not copied).
+
+REFERENCE_FONT_FILE = "LiberationSans-Regular.ttf"  # metric-compatible with the Arial the scripts asked for
+#: Shuffle / flip: each patch's 2-px border in OpenCV's (255, 0, 0) BGR = blue; the label at (10, 10).
+REFERENCE_BORDER = (0, 0, 255)
+REFERENCE_BORDER_PX = 2
+REFERENCE_LABEL_OFFSET = (10, 10)
+REFERENCE_LABEL_PX = 48
+#: The reference's matplotlib figure: 8 x 6 inches at 150 dpi, default axes [0.125, 0.11, 0.775, 0.77].
+REFERENCE_FIGURE_PX = (8 * 150 * 0.775, 6 * 150 * 0.77)
+REFERENCE_DPI = 150
+
+
+@lru_cache(maxsize=32)
+def reference_font(size: int) -> ImageFont.FreeTypeFont:
+    """Liberation Sans (Arial's metrics) at `size` pixels."""
+    with resources.as_file(resources.files("spatial_ssrl") / "fonts" / REFERENCE_FONT_FILE) as path:
+        return ImageFont.truetype(str(path), size=size)
+
+
+def reference_patch_label(draw: ImageDraw.ImageDraw, text: str, origin: tuple[int, int], size: int) -> None:
+    """White text outlined in black as the scripts drew it: 8 black copies offset by 2 px, then white."""
+    typeface = reference_font(size)
+    x, y = origin
+    for dx in (-2, 0, 2):
+        for dy in (-2, 0, 2):
+            if dx or dy:
+                draw.text((x + dx, y + dy), text, font=typeface, fill=(0, 0, 0))
+    draw.text((x, y), text, font=typeface, fill=(255, 255, 255))
+
+
+def reference_grid(patches: list, rows: int, cols: int, label_px: int = REFERENCE_LABEL_PX) -> Image.Image:
+    """Patches in raster order, each with the reference's blue border and its label at its top-left corner."""
+    import numpy as np
+
+    patch_h, patch_w = patches[0].shape[:2]
+    canvas = np.concatenate([np.concatenate(patches[r * cols:(r + 1) * cols], axis=1) for r in range(rows)], axis=0)
+    image = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(image)
+    for index in range(rows * cols):
+        r, c = divmod(index, cols)
+        left, top = c * patch_w, r * patch_h
+        draw.rectangle((left, top, left + patch_w - 1, top + patch_h - 1), outline=REFERENCE_BORDER,
+                       width=REFERENCE_BORDER_PX)
+        reference_patch_label(draw, str(index), (left + REFERENCE_LABEL_OFFSET[0], top + REFERENCE_LABEL_OFFSET[1]),
+                              label_px)
+    return image
+
+
+def reference_marker_size(width: int, height: int, points: float) -> float:
+    """`points` of the reference's figure in this image's pixels: the figure showed the image scaled to fit
+    its axes, so a mark of fixed size in the figure covers more image pixels on a larger image."""
+    scale = min(REFERENCE_FIGURE_PX[0] / width, REFERENCE_FIGURE_PX[1] / height)
+    return points / 72 * REFERENCE_DPI / scale
+
+
+def reference_markers(rgb, regions: list[dict], font_points: float, pad: float, line_points: float) -> Image.Image:
+    """Each region's number in black inside a white circle with a black edge, centred on the region (the
+    reference's matplotlib `text` with a circle bbox: pad in font sizes, line width in points)."""
+    image = Image.fromarray(rgb)
+    draw = ImageDraw.Draw(image)
+    size = reference_marker_size(image.width, image.height, font_points)
+    line = max(1, round(reference_marker_size(image.width, image.height, line_points)))
+    typeface = reference_font(max(6, round(size)))
+    for region in regions:
+        cx, cy = region["center"]
+        left, top, right, bottom = draw.textbbox((0, 0), str(region["label"]), font=typeface, anchor="mm")
+        width, height = right - left + 2 * pad * size, bottom - top + 2 * pad * size
+        radius = math.hypot(width, height) / 2  # matplotlib's circle box: the padded text box's diagonal
+        draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=(255, 255, 255),
+                     outline=(0, 0, 0), width=line)
+        draw.text((cx, cy), str(region["label"]), font=typeface, fill=(0, 0, 0), anchor="mm")
+    return image

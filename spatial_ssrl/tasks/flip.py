@@ -15,9 +15,18 @@ from spatial_ssrl.tasks._common import (
     patch_distance,
     shown_cells,
 )
-from spatial_ssrl.tasks.contract import Baseline, TaskKind
+from spatial_ssrl.tasks.contract import LABEL_PX, STYLE, Baseline, TaskKind, border_of, style_of
 from spatial_ssrl.tasks.controls import Control
-from spatial_ssrl.tasks.drawing import MARKER_FILL, arrow, dashed, draw_badge, label_size, panels, with_grid
+from spatial_ssrl.tasks.drawing import (
+    MARKER_FILL,
+    arrow,
+    dashed,
+    draw_badge,
+    label_size,
+    panels,
+    reference_grid,
+    with_grid,
+)
 from spatial_ssrl.tasks.record import NoValidTask, Rendered, Task
 
 NAME = "flip"
@@ -39,6 +48,8 @@ CONTROLS = (
             "a flip must change the patch (and the two flip directions must differ) by at least this much "
             "(mean abs. difference of 32x32 thumbnails, 0-255); otherwise the flip is invisible",
             minimum=0.0, maximum=64.0),
+    STYLE,
+    LABEL_PX,
 )
 
 
@@ -60,7 +71,8 @@ def sample(scene, rng: np.random.Generator, controls: dict) -> dict:
         first_axis = int(rng.integers(2))
         for axis in (first_axis, 1 - first_axis):
             if visibility(patches[patch], axis) >= controls["min_flip_difference"]:
-                return {"patch": int(patch), "axis": axis}
+                return {"patch": int(patch), "axis": axis, "style": controls["style"],
+                        "label_px": controls["label_px"]}
     raise NoValidTask("every patch looks (nearly) the same when flipped, so no flip would be visible")
 
 
@@ -69,7 +81,9 @@ def render(scene, spec: dict) -> Rendered:
     patches, _, _ = grid_patches(scene.rgb, ROWS, COLS)
     shown = list(patches)
     shown[spec["patch"]] = flipped(shown[spec["patch"]], spec["axis"])
-    return Rendered(QUESTION, f"{spec['patch']}-{spec['axis']}", None, [labelled_grid(shown, ROWS, COLS)])
+    image = reference_grid(shown, ROWS, COLS, spec["label_px"]) if style_of(spec) == "reference" else \
+        labelled_grid(shown, ROWS, COLS)
+    return Rendered(QUESTION, f"{spec['patch']}-{spec['axis']}", None, [image])
 
 
 # ---------------------------------------------------------------------------------- for people
@@ -94,7 +108,7 @@ def explain(task: Task) -> str:
 
 def overlay(scene, task: Task, reveal: bool) -> Image.Image:
     """The shown grid; revealed, the flipped patch framed with its mirror axis, beside the original."""
-    shown = with_grid(task.images[0], ROWS, COLS)
+    shown = with_grid(render(scene, {**task.spec, "style": "clear"}).images[0], ROWS, COLS)  # clear for people
     if not reveal:
         return shown
     draw = ImageDraw.Draw(shown)
@@ -141,7 +155,7 @@ def soundness(scene, task: Task) -> tuple[list[dict], dict]:
 # -------------------------------------------------------------------------------------- baselines
 
 def _seams(task, scene, rng):
-    cells = shown_cells(task.images[0], ROWS, COLS)
+    cells = shown_cells(task.images[0], ROWS, COLS, border_of(task.spec))
     candidates = [(patch, axis) for patch in range(ROWS * COLS) for axis in (VERTICAL, HORIZONTAL)]
 
     def cost(candidate):

@@ -20,7 +20,7 @@ from spatial_ssrl.tasks._common import (
     region_markers,
     region_values,
 )
-from spatial_ssrl.tasks.contract import Baseline, TaskKind
+from spatial_ssrl.tasks.contract import STYLE, Baseline, TaskKind, style_of
 from spatial_ssrl.tasks.controls import Control
 from spatial_ssrl.tasks.drawing import (
     MARKER_FILL,
@@ -34,6 +34,7 @@ from spatial_ssrl.tasks.drawing import (
     font,
     inside,
     label_size,
+    reference_markers,
     with_region_markers,
 )
 from spatial_ssrl.tasks.record import NoValidTask, Rendered, Task
@@ -74,6 +75,7 @@ CONTROLS = (
             "sideways-only answers dominate and 'higher in the image is farther' is a shortcut"),
     Control("max_attempts", 50, "camera regions tried before the scene is reported as having no valid task",
             minimum=1, maximum=1000),
+    STYLE,
 )
 
 
@@ -91,16 +93,33 @@ def relative_direction(dx: float, dz: float, facing: str, lateral_threshold: flo
     return lateral or depthwise
 
 
-def question_for(camera: int, target: int, facing: str, options: list[str], mention_height: bool) -> str:
-    """The question text, with the options listed as A-D."""
+#: How the official code named the facings ("to away from me", sic) where its wording differs from ours.
+REFERENCE_FACING_WORDS = {**{name: words for name, (_, words) in FACINGS.items()}, "away": "to away from me"}
+
+
+def question_for(camera: int, target: int, facing: str, options: list[str], mention_height: bool,
+                 style: str = "clear") -> str:
+    """The question text, with the options listed as A-D. The reference wording is the official code's:
+    "region marker", "to away from me", a period after the last option."""
     listed = " ".join(f"{letter}. {text}" for letter, text in zip(LETTERS, options))
     height = " and ignore the height difference between the two regions" if mention_height else ""
+    reference = style == "reference"
+    facing_words = (REFERENCE_FACING_WORDS if reference else {name: words for name, (_, words) in FACINGS.items()})
     return (
         f"I've taken an image and there are two regions marked as 1, and 2 on the image. Assume that there is a "
-        f"camera at position '{camera}' and it's facing {FACINGS[facing][1]}. According to the camera, where is the "
-        f"region marked '{target}'? {listed} Consider cues such as depth, orientation, and 3D spatial relationship"
-        f"{height}. The final answer should be chosen from 'A', 'B', 'C', and 'D'."
+        f"camera at position '{camera}' and it's facing {facing_words[facing]}. According to the camera, where is "
+        f"the region {'marker' if reference else 'marked'} '{target}'? {listed}{'.' if reference else ''} Consider "
+        f"cues such as depth, orientation, and 3D spatial relationship{height}. The final answer should be chosen "
+        f"from 'A', 'B', 'C', and 'D'."
     )
+
+
+def depth_decides(spec: dict) -> bool:
+    """Whether the depth axis passes its threshold: the official code's "far" pairs, the only ones whose
+    question adds "and ignore the height difference between the two regions"."""
+    by_label = {region["label"]: region for region in spec["regions"]}
+    dz = by_label[spec["target"]]["depth_mean"] - by_label[spec["camera"]]["depth_mean"]
+    return abs(dz) >= spec["thresholds"]["depth"]
 
 
 def _valid_targets(candidates: dict, camera: int, controls: dict) -> np.ndarray:
@@ -180,6 +199,7 @@ def _spec(candidates: dict, camera: int, target: int, facing: str, rng, controls
         "options": [family[i] for i in rng.permutation(4)],
         "thresholds": {"lateral_px": controls["lateral_threshold"], "depth": controls["depth_threshold"]},
         "mention_height": controls["mention_height"],
+        "style": controls["style"],
     }
 
 
@@ -194,8 +214,16 @@ def answer_text(spec: dict) -> str:
 def render(scene, spec: dict) -> Rendered:
     """The image with both regions marked; the answer is the letter of `answer_text(spec)`."""
     answer = LETTERS[spec["options"].index(answer_text(spec))]
-    question = question_for(spec["camera"], spec["target"], spec["facing"], spec["options"], spec["mention_height"])
-    return Rendered(question, answer, list(spec["options"]), [with_region_markers(scene.rgb, spec["regions"])])
+    style = style_of(spec)
+    height = depth_decides(spec) if style == "reference" else spec["mention_height"]
+    question = question_for(spec["camera"], spec["target"], spec["facing"], spec["options"], height, style)
+    image = reference_markers(scene.rgb, spec["regions"], **REFERENCE_MARK) if style == "reference" else \
+        with_region_markers(scene.rgb, spec["regions"])
+    return Rendered(question, answer, list(spec["options"]), [image])
+
+
+#: The reference figure's marks: font size 12, circle pad 0.25, edge 1.2 points.
+REFERENCE_MARK = {"font_points": 12, "pad": 0.25, "line_points": 1.2}
 
 
 # ---------------------------------------------------------------------------------- for people
@@ -231,7 +259,7 @@ def explain(task: Task) -> str:
 
 def overlay(scene, task: Task, reveal: bool) -> Image.Image:
     """The marked image with the camera's facing; revealed, the depths and a view from above."""
-    image = task.images[0].copy()
+    image = with_region_markers(scene.rgb, task.spec["regions"])  # clear marks for people, whatever the style
     draw = ImageDraw.Draw(image)
     spec = task.spec
     camera = next(region for region in spec["regions"] if region["label"] == spec["camera"])

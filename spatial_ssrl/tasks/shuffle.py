@@ -19,9 +19,9 @@ from spatial_ssrl.tasks._common import (
     seam_cost,
     shown_cells,
 )
-from spatial_ssrl.tasks.contract import Baseline, TaskKind
+from spatial_ssrl.tasks.contract import LABEL_PX, STYLE, Baseline, TaskKind, border_of, style_of
 from spatial_ssrl.tasks.controls import Control
-from spatial_ssrl.tasks.drawing import CORRECT, OUTLINE, TEXT, draw_badge, label_size, panels, with_grid
+from spatial_ssrl.tasks.drawing import CORRECT, OUTLINE, TEXT, draw_badge, label_size, panels, reference_grid, with_grid
 from spatial_ssrl.tasks.record import NoValidTask, Rendered, Task
 
 NAME = "shuffle"
@@ -47,6 +47,8 @@ CONTROLS = (
             "reject scenes where two patches are this close (mean abs. difference of 32x32 thumbnails, "
             "0-255): such patches are interchangeable and the answer is not unique",
             minimum=0.0, maximum=64.0),
+    STYLE,
+    LABEL_PX,
 )
 
 
@@ -69,7 +71,8 @@ def sample(scene, rng: np.random.Generator, controls: dict) -> dict:
         raise NoValidTask(
             f"patches {closest[1]} and {closest[2]} (original positions) are nearly identical "
             f"(distance {closest[0]:.1f} < {controls['min_patch_difference']}), so their order is not determined")
-    return {"grid": [rows, cols], "permutation": [int(p) for p in permutation], "masked": masked}
+    return {"grid": [rows, cols], "permutation": [int(p) for p in permutation], "masked": masked,
+            "style": controls["style"], "label_px": controls["label_px"]}
 
 
 def answer_for(permutation: list[int]) -> str:
@@ -77,15 +80,27 @@ def answer_for(permutation: list[int]) -> str:
     return "-".join(str(int(label)) for label in np.argsort(permutation))
 
 
-def question_for(rows: int, cols: int, masked: bool) -> str:
-    """The question text for a rows x cols grid (with the masked-patch sentence when `masked`)."""
+def question_for(rows: int, cols: int, masked: bool, style: str = "clear") -> str:
+    """The question text for a rows x cols grid (with the masked-patch sentence when `masked`). The reference
+    wording (the paper's templates) calls 1xN "horizontal strips" and Nx1 "vertical strips" and always says
+    "labeled 0, 1, 2, and 3"; the clear wording says patches and names the labels there are."""
     count = rows * cols
     number = {3: "three", 4: "four"}[count]
     masked_sentence = f" One of the {number} patches is masked completely by white pixels." if masked else ""
+    pieces = "patches"
+    labels = join_labels(list(range(count)))
+    if style == "reference":
+        labels = "0, 1, 2, and 3"
+        if rows == 1 and cols > 1:
+            pieces = "horizontal strips"
+        elif cols == 1 and rows > 1:
+            pieces = "vertical strips"
+    thing = "strips" if "strips" in pieces else "patches"
     return (
-        f"The image has been divided into {count} shuffled patches labeled {join_labels(list(range(count)))}."
+        f"The image has been divided into {count} shuffled {pieces} labeled {labels}."
         f"{masked_sentence} Based on visual clues such as continuity, alignment, and context, answer the correct "
-        f"arrangement of the patches to restore the original image, where the format is '{SLOT_NAMES[(rows, cols)]}'."
+        f"arrangement of the {thing} to restore the original image, where the format is "
+        f"'{SLOT_NAMES[(rows, cols)]}'."
     )
 
 
@@ -96,8 +111,10 @@ def render(scene, spec: dict) -> Rendered:
     shown = [patches[original] for original in spec["permutation"]]
     if spec["masked"] is not None:
         shown[spec["masked"]] = np.full_like(shown[0], WHITE)
-    image = labelled_grid(shown, rows, cols)
-    return Rendered(question_for(rows, cols, spec["masked"] is not None), answer_for(spec["permutation"]),
+    style = style_of(spec)
+    image = reference_grid(shown, rows, cols, spec["label_px"]) if style == "reference" else \
+        labelled_grid(shown, rows, cols)
+    return Rendered(question_for(rows, cols, spec["masked"] is not None, style), answer_for(spec["permutation"]),
                     None, [image])
 
 
@@ -133,7 +150,7 @@ def explain(task: Task) -> str:
 def overlay(scene, task: Task, reveal: bool) -> Image.Image:
     """The shown grid; revealed, beside the restored image with each place's label."""
     rows, cols = task.spec["grid"]
-    shown = with_grid(task.images[0], rows, cols)
+    shown = with_grid(render(scene, {**task.spec, "style": "clear"}).images[0], rows, cols)  # clear for people
     if not reveal:
         return shown
     patches, _, _ = grid_patches(scene.rgb, rows, cols)
@@ -172,7 +189,7 @@ def soundness(scene, task: Task) -> tuple[list[dict], dict]:
 
 def _edges(task, scene, rng):
     rows, cols = task.spec["grid"]
-    cells = shown_cells(task.images[0], rows, cols)
+    cells = shown_cells(task.images[0], rows, cols, border_of(task.spec))
     count = rows * cols
     right = [[seam_cost(a[:, -1], b[:, 0]) for b in cells] for a in cells]
     below = [[seam_cost(a[-1], b[0]) for b in cells] for a in cells]
