@@ -259,3 +259,30 @@ def test_cli_builds_refuses_to_mix_builds_and_explains_missing_depth(folder, tmp
     (foreign / "thesis.tex").write_text("keep me")
     assert main(["build", "--images", str(folder), "--count", "4", "--out", str(foreign), "--quiet", "--overwrite"]) == 2
     assert (foreign / "thesis.tex").exists() and "not empty" in capsys.readouterr().err
+
+
+def test_the_style_is_a_build_setting_recorded_in_the_manifest_and_every_record(folder, tmp_path, built):
+    """--style clear draws and words the tasks for people; the default is the training data's reference style."""
+    out, manifest = built
+    assert manifest["config"]["style"] == "reference"
+    reference = {row["id"]: row for row in read_jsonl(out / "train.jsonl") + read_jsonl(out / "val.jsonl")}
+    clear_manifest = build(discover_scenes(folder), tmp_path / "clear", count=40, seed=5, fmt="jsonl",
+                           val_fraction=0.25, workers=1, progress=False, style="clear")
+    assert clear_manifest["config"]["style"] == "clear"
+    clear = {row["id"]: row for row in read_jsonl(tmp_path / "clear" / "train.jsonl")
+             + read_jsonl(tmp_path / "clear" / "val.jsonl")}
+    assert reference.keys() == clear.keys()
+    styled = [index for index, row in reference.items() if row["task"] in ("shuffle", "flip", "depth", "position")]
+    assert styled
+    for index in styled:
+        assert reference[index]["answer"] == clear[index]["answer"], "the same tasks, drawn another way"
+        assert reference[index]["controls"]["style"] == reference[index]["spec"]["style"] == "reference"
+        assert clear[index]["controls"]["style"] == clear[index]["spec"]["style"] == "clear"
+        if reference[index]["task"] == "position":
+            assert "region marker" in reference[index]["question"] and "region marked" in clear[index]["question"]
+        first = [(root / row["images"][0]).read_bytes() for root, row in ((out, reference[index]),
+                                                                            (tmp_path / "clear", clear[index]))]
+        assert first[0] != first[1], "drawn differently"
+    with pytest.raises(ValueError, match="--style"):
+        build(discover_scenes(folder), tmp_path / "bad", count=4, seed=5, fmt="jsonl", workers=1, progress=False,
+              style="fancy")

@@ -10,6 +10,7 @@ from pathlib import Path
 def register(subparsers) -> None:
     from spatial_ssrl.data import ENGINES, FORMATS, IMAGE_FORMATS, VARIANTS
     from spatial_ssrl.tasks import TASK_NAMES
+    from spatial_ssrl.tasks.contract import STYLES
 
     parser = subparsers.add_parser(
         "build", help="build a training dataset of pretext tasks from an image folder",
@@ -37,6 +38,9 @@ def register(subparsers) -> None:
                         help="encoding of the task images (jpeg: quality 95, 4:4:4; png: lossless, slower)")
     parser.add_argument("--depth-scale", type=float, default=None,
                         help="metres per unit for integer depth files (default: millimetres for 16-bit PNG)")
+    parser.add_argument("--style", choices=STYLES, default="reference",
+                        help="how tasks are written and drawn: 'reference' as the released models were trained on "
+                             "them (to reproduce their setting or extend their data), 'clear' for people")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the build in --out (finished, or unfinished with other inputs or settings), "
                              "deleting only what that build wrote: manifest.json, .build/, its split files and "
@@ -66,6 +70,7 @@ def run(args) -> int:
         manifest = build(sources, args.out, count=args.count, mix=args.mix, seed=args.seed, fmt=args.fmt,
                          val_fraction=args.val_fraction, workers=args.workers, engine=args.engine,
                          image_format=args.image_format, overwrite=args.overwrite, progress=not args.quiet,
+                         style=args.style,
                          notes={"unpaired_depth": unpaired})
     except KeyboardInterrupt:  # build() has said how to resume; no traceback
         return 130

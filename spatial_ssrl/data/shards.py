@@ -25,7 +25,7 @@ from spatial_ssrl.data.mix import VARIANTS
 from spatial_ssrl.data.plan import SPLITS, Plan
 from spatial_ssrl.scenes.folders import SceneSource
 from spatial_ssrl.scenes.scene import SceneError
-from spatial_ssrl.tasks import generate
+from spatial_ssrl.tasks import TASKS, generate
 from spatial_ssrl.tasks.record import PNG_COMPRESS_LEVEL
 
 #: Attempts per shard (a shard is the unit of work, of resuming and of progress).
@@ -44,7 +44,8 @@ EXPORT_READ_THREADS = 4
 EXPORT_READ_AHEAD = 64
 
 
-def shard_specs(plan: Plan, attempts: list[tuple[int, int]], round_number: int, image_format: str) -> list[dict]:
+def shard_specs(plan: Plan, attempts: list[tuple[int, int]], round_number: int, image_format: str,
+                style: str = "reference") -> list[dict]:
     """A round's attempts (item, attempt) grouped by scene into shards: JSON-able work units."""
     keyed = sorted((plan.source(index, attempt), index, attempt) for index, attempt in attempts)
     shards, current = [], []
@@ -65,11 +66,18 @@ def shard_specs(plan: Plan, attempts: list[tuple[int, int]], round_number: int, 
         specs.append({
             "id": f"r{round_number}-{number:05d}",
             "image_format": image_format,
+            "style": style,
             "sources": {str(p): _source_json(plan.sources[p]) for p in positions},
             "items": [[index, attempt, plan.variants[index], plan.seed_for(index, attempt), position]
                       for position, index, attempt in entries],
         })
     return specs
+
+
+def styled(variant, style: str) -> dict:
+    """The variant's controls with the build's style, for the tasks that have one (how a task is drawn)."""
+    has_style = any(control.name == "style" for control in TASKS[variant.task].controls)
+    return {**variant.controls, "style": style} if has_style else dict(variant.controls)
 
 
 def run_shard(spec: dict) -> tuple[bytes, bytes]:
@@ -93,7 +101,8 @@ def run_shard(spec: dict) -> tuple[bytes, bytes]:
             index, attempt, variant, seed, _ = item
             start = time.process_time()
             try:
-                result = generate(scene, VARIANTS[variant].task, seed, VARIANTS[variant].controls)
+                result = generate(scene, VARIANTS[variant].task, seed,
+                                  styled(VARIANTS[variant], spec.get("style", "reference")))
             except Exception as error:  # a generator bug must not lose a long build: record it loudly
                 failed.append(_failure(item, source, "generator error (please report)",
                                        f"{type(error).__name__}: {error}", _ms(start)))
