@@ -17,7 +17,8 @@ LAYERS = {
     "tasks": 1, "reward": 1,
     "analysis": 2, "views": 2,
     "data": 3, "models": 3,
-    "commands": 4, "cli": 5, "__main__": 6,
+    "training": 4,
+    "commands": 5, "cli": 6, "__main__": 7,
 }
 
 
