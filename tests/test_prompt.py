@@ -149,3 +149,22 @@ def test_eval_validation_flag_gives_the_validation_sampling(monkeypatch, tmp_pat
     assert seen, "run_eval was called"
     decoding = seen["decoding"]
     assert (decoding.temperature, decoding.top_p, decoding.max_new_tokens) == (0.6, 0.95, 2048)
+
+
+def test_eval_records_the_style_of_every_item(tmp_path):
+    from spatial_ssrl.models.evaluate import run_eval
+    from spatial_ssrl.scenes.assets import ASSETS_DIR
+
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    for name in ("room.png", "room_depth.png"):
+        (scenes / name).write_bytes((ASSETS_DIR / name).read_bytes())
+    for style in ("reference", "clear"):
+        out = tmp_path / style
+        run_eval(["baseline:answer_prior"], scenes, out, per_task=1, tasks=("depth", "crop"), style=style,
+                 progress=False)
+        import json
+        rows = [json.loads(line) for line in (out / "responses.jsonl").read_text().splitlines()]
+        by_task = {row["task"]: row for row in rows}
+        assert by_task["depth"]["style"] == style and by_task["crop"]["style"] is None, "crop has no style"
+        assert json.loads((out / "run.json").read_text())["style"] == style

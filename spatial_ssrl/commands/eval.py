@@ -9,6 +9,7 @@ from pathlib import Path
 def register(subparsers) -> None:
     from spatial_ssrl.models.decoding import MAX_RESPONSE_TOKENS, VALIDATION_TEMPERATURE, VALIDATION_TOP_P
     from spatial_ssrl.tasks import TASK_NAMES
+    from spatial_ssrl.tasks.contract import STYLES
 
     parser = subparsers.add_parser(
         "eval", help="evaluate models and shortcut baselines on generated tasks (accuracy, format rate, mean "
@@ -37,6 +38,8 @@ def register(subparsers) -> None:
     parser.add_argument("--temperature", type=float, default=None,
                         help=f"0 = greedy (the default); --validation: {VALIDATION_TEMPERATURE}")
     parser.add_argument("--top-p", type=float, default=None, help=f"1.0; --validation: {VALIDATION_TOP_P}")
+    parser.add_argument("--style", choices=STYLES, default="reference",
+                        help="tasks as the released models were trained on them, or drawn clear for people")
     parser.add_argument("--validation", action="store_true",
                         help="sample as the training's validation did (temperature and top_p above), one answer each")
     parser.add_argument("--sample-seed", type=int, default=None, help="seed for sampling (temperature > 0)")
@@ -68,7 +71,7 @@ def run(args) -> int:
                       seed=args.seed, tasks=tuple(args.tasks), decoding=decoding, mode=args.mode,
                       estimate_depth=args.estimate_depth, depth_model=args.depth_model, device=args.device,
                       min_pixels=args.min_pixels or MIN_PIXELS, max_pixels=args.max_pixels or MAX_PIXELS,
-                      progress=args.progress)
+                      progress=args.progress, style=args.style)
     print(report_tables(report))
     print(f"wrote {args.out / 'report.json'}, report.csv, report.png, responses.jsonl")
     return 0
