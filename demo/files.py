@@ -23,6 +23,25 @@ def model_images(task: Task, folder: Path) -> list[tuple[str, str]]:
     return [(str(write_png(image, folder / name)), caption)
             for image, name, caption in zip(task.images, names, captions)]
 
+def model_view(task: Task, folder: Path) -> dict:
+    """What the "Model input" view draws (`layout.MODEL_VIEW_TEMPLATE`): the task's lossless images as
+    Gradio files, each with its caption and shape; for crop, the picture with the hole as `main` and the
+    four options, each with its letter, as `options`."""
+    from gradio.data_classes import FileData
+
+    def item(path: str, caption: str, image, **extra) -> dict:
+        width, height = image.size
+        return {"image": FileData(path=path, mime_type="image/png").model_dump(), "caption": caption,
+                "width": width, "height": height, "ratio": round(width / height, 4), **extra}
+
+    pairs = model_images(task, folder)
+    (main_path, main_caption), *rest = pairs
+    view = {"kind": task.task, "main": item(main_path, main_caption, task.images[0]), "options": []}
+    for index, ((path, _), image) in enumerate(zip(rest, task.images[1:]), 2):
+        letter = MULTIPLE_CHOICE["crop"][index - 2]
+        view["options"].append(item(path, f"option {letter} (image {index})", image, letter=letter))
+    return view
+
 def overlay_file(current: Current, folder: Path, *, reveal: bool) -> str:
     """The explanatory overlay (`explain.overlay`) written as a PNG in the task's folder."""
     name = "overlay_revealed.png" if reveal else "overlay.png"

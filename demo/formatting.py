@@ -32,6 +32,18 @@ def describe_scene(studio: Studio, scene: Scene) -> str:
             lines.append(f"{entry['description']}. Licence: {entry['licence']}.")
     return "\n\n".join(lines)
 
+def no_depth_markdown(studio: Studio, scene: Scene | None, view: str) -> str:
+    """Why the depth map or the 3D view (`view`) is empty, and how to get depth; "" when there is depth."""
+    if scene is None or scene.has_depth:
+        return ""
+    estimate = ("tick *Estimate depth* there (it runs the depth model "
+                f"{code(studio.depth_model)}), then *Use this upload*" if studio.status().can_estimate else
+                f"tick *Estimate depth* on a machine with the depth model {code(studio.depth_model)} (it is not "
+                "available here: see *Details* at the top)")
+    return (f"**No {view} for {cell(scene.name)}**: this scene is a photo without depth. To get depth, open "
+            f"*Upload your own* and add a depth file to the photo (.npy, .npz, .h5, 16-bit PNG, TIFF, PFM), or "
+            f"{estimate}. The shipped scenes marked *depth* in the gallery have theirs.")
+
 def question_markdown(task: Task) -> str:
     """The question as the model reads it (the format instruction is added when the model runs)."""
     question = text(task.question)

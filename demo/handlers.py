@@ -33,11 +33,12 @@ from spatial_ssrl.tasks import (
 from spatial_ssrl.tasks.controls import shown
 from spatial_ssrl.views import explain
 
-from .files import depth_map_file, model_images, overlay_file, point_view_file
+from .files import depth_map_file, model_view, overlay_file, point_view_file
 from .formatting import (
     baselines_markdown,
     chat_messages,
     describe_scene,
+    no_depth_markdown,
     question_markdown,
     reward_markdown,
     soundness_markdown,
@@ -107,30 +108,67 @@ def estimate_depth(studio: Studio, scene: Scene) -> tuple[Scene, str]:
 def render_task(studio: Studio, scene: Scene | None, task_name: str, seed, *values) -> tuple:
     """Generate the task and every view of it: a `TaskView`'s values (answers, chat and scores cleared; the
     seed actually used last: an out-of-range seed is replaced, and the status says so)."""
+    return task_view(studio, scene, task_name, seed, *values).values()
+
+
+def task_view(studio: Studio, scene: Scene | None, task_name: str, seed, *values) -> TaskView:
+    """`render_task`'s TaskView."""
     seed, seed_note = valid_seed(seed)
     notes = [seed_note] if seed_note else []
     if scene is None:
-        return TaskView(None, seed=seed, status="⚠ Choose a shipped scene or upload one first.").values()
+        return TaskView(None, seed=seed, status="⚠ Choose a shipped scene or upload one first.")
+    no_depth = {"depth_note": no_depth_markdown(studio, scene, "depth map"),
+                "points_note": no_depth_markdown(studio, scene, "3D view")}
     controls = controls_for(task_name, values)
     link = permalink(studio, scene, task_name, seed, controls)
     try:
         task = generate(scene, task_name, seed, controls)
     except ControlError as error:
-        return TaskView(None, seed=seed, status=status_markdown([*notes, f"⚠ {cell(error)}"]), link=link).values()
+        return TaskView(None, seed=seed, status=status_markdown([*notes, f"⚠ {cell(error)}"]), link=link, **no_depth)
     if not task.ok:
         notes.append(f"**No {task_name} task in this scene** (seed {seed}): {cell(task.reason)}.")
         return TaskView(None, seed=seed, status=status_markdown(notes), link=link,
-                        depth=depth_map_file(studio, scene, None, task_name, seed, controls)).values()
+                        depth=depth_map_file(studio, scene, None, task_name, seed, controls), **no_depth)
     current = Current(scene, task, studio.intrinsics(scene))
     folder = studio.task_dir(scene, task_name, seed, task.controls)
     choice, answer_box = answer_inputs(task)
     if not link:
         notes.append("This scene was uploaded, so there is no permalink for it.")
-    return TaskView(current, seed=seed, images=model_images(task, folder), question=question_markdown(task),
+    return TaskView(current, seed=seed, images=model_view(task, folder), question=question_markdown(task),
                     status=status_markdown(notes), overlay=overlay_file(current, folder, reveal=False),
                     depth=depth_map_file(studio, scene, task, task_name, seed, controls),
                     points=point_view_file(studio, current, folder), choice=choice, text=answer_box,
-                    link=link).values()
+                    link=link, **no_depth)
+
+
+def rerender(studio: Studio, previous: Current | None, revealed: str | None, scene: Scene | None, task_name: str,
+             seed, *values) -> tuple:
+    """A control changed: `render_task`, except that an open Reveal stays open (shown for the new task)
+    when the new task has the same answer as the one revealed."""
+    view = task_view(studio, scene, task_name, seed, *values)
+    was_open = previous is not None and bool((revealed or "").strip())
+    if was_open and view.current is not None and view.current.task.task == previous.task.task \
+            and view.current.task.answer == previous.task.answer:
+        (view.overlay, view.revealed, view.spec, view.soundness_panel, view.soundness,
+         view.baselines) = reveal(studio, view.current)
+    return view.values()
+
+
+def upload_and_render(studio: Studio, previous: Scene | None, rgb, depth, mask, depth_scale, estimate: bool,
+                      task_name: str, seed, *values) -> tuple:
+    """*Use this upload*: (scene, its description, *the new task's view). An upload that cannot be used
+    keeps the previous scene and everything on the page as it was (an open Reveal too): only the
+    message under the upload changes."""
+    try:
+        scale = float(depth_scale) if str(depth_scale or "").strip() else None
+    except ValueError:
+        scene, info = previous, (f"⚠ **Depth scale** {code(depth_scale)} is not a number: write one such as "
+                                 "0.001 (millimetres to metres), or leave it blank to use the stored values.")
+    else:
+        scene, info = load_upload(studio, previous, rgb, depth, mask, scale, estimate)
+    if scene is previous:
+        return (scene, info, *[gr.skip()] * len(TaskView.names()))
+    return (scene, info, *render_task(studio, scene, task_name, seed, *values))
 
 
 def valid_seed(value) -> tuple[int, str]:
@@ -154,15 +192,18 @@ def valid_seed(value) -> tuple[int, str]:
                   f"showing seed {seed} instead.")
 
 def answer_inputs(task: Task):
-    """Letter buttons for the multiple-choice tasks, an order entry for the others."""
+    """Letter buttons for the multiple-choice tasks (and a box to type the answer instead: 'b', 'Left'),
+    an order entry for the others ('1, 3, 2', '1 3 2', '132')."""
+    help_text = kind_of(task.task).answer_help
     if task.task in MULTIPLE_CHOICE:
         letters = MULTIPLE_CHOICE[task.task]
         labels = task.options or [""] * len(letters)
         choices = [(f"{letter}. {label}".strip(". ") if label else letter, letter)
                    for letter, label in zip(letters, labels)]
-        return gr.Radio(choices=choices, value=None, visible=True), gr.Textbox(value="", visible=False)
-    return gr.Radio(choices=[], value=None, visible=False), gr.Textbox(value="", visible=True,
-                                                                        placeholder=kind_of(task.task).answer_help)
+        return (gr.Radio(choices=choices, value=None, visible=True),
+                gr.Textbox(value="", visible=True, label="... or type it", info=help_text, placeholder="e.g. b"))
+    return gr.Radio(choices=[], value=None, visible=False), gr.Textbox(value="", visible=True, label="Your answer",
+                                                                        info=help_text, placeholder="type it here")
 
 def permalink(studio: Studio, scene: Scene, task: str, seed: int, controls: dict) -> str:
     """The query string that rebuilds this task for anyone; only controls that differ from the default."""

@@ -26,6 +26,7 @@ from spatial_ssrl.scenes.scene import Scene
 from spatial_ssrl.tasks.record import PNG_COMPRESS_LEVEL
 from spatial_ssrl.views.geometry import POINT_BUDGET
 
+from .markdown import code
 from .task_files import MAX_AGE_SECONDS, MAX_BYTES, TaskFiles
 
 #: Longest side of the gallery thumbnails.
@@ -44,8 +45,36 @@ class ModelStatus:
     gpu: bool
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def can_run(self) -> bool:
+        """Whether *Run model* can work here: the model is on disk and loadable, or will be downloaded."""
+        return self.model["installed"] and (self.model["ready"] or self.model["will_download"])
+
+    @property
+    def can_estimate(self) -> bool:
+        """Whether *Estimate depth* can work here (the depth model will load, from disk or the hub)."""
+        return self.depth["installed"] and (self.depth["ready"] or self.depth["will_download"])
+
+    def headline(self) -> str:
+        """One line for visitors at the top of the page (the details are in `banner`)."""
+        where = "GPU" if self.gpu else "CPU"
+        if not self.can_run:
+            return "**The model is not loaded here**: tasks, scoring and reveal all work."
+        if self.model["ready"]:
+            return f"**The model** {code(self.model['model'])} loads on first use and runs on the {where}."
+        return (f"**The model** {code(self.model['model'])} downloads on first use (several GB) and runs on the "
+                f"{where}; tasks, scoring and reveal work meanwhile.")
+
+    def model_off_reason(self) -> str:
+        """Why the model buttons are off, in one sentence ("" when they are on)."""
+        if self.can_run:
+            return ""
+        if not self.model["installed"]:
+            return "Off here: the model needs PyTorch and transformers (see *Details* at the top)."
+        return "Off here: no model can load on this machine (see *Details* at the top for how to enable it)."
+
     def banner(self) -> str:
-        """Markdown for the top of the page: what is unavailable and how to enable it."""
+        """Markdown for the details under the headline: what is unavailable and how to enable it."""
         from spatial_ssrl.models.depth_estimation import DEPTH_MODEL_ENV
         from spatial_ssrl.models.hub import MODEL_ENV
 

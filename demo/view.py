@@ -25,15 +25,19 @@ class Current:
 @dataclass
 class TaskView:
     """Every output of a new task. Answers, chat, scores and the soundness panel start cleared (they are
-    per task; the panel names the answer, so it opens only on Reveal). `values()` is the wiring order."""
+    per task; the panel names the answer, so it opens only on Reveal). `images` is what the "Model input"
+    view draws (`files.model_view`); `depth_note` and `points_note` say why the Depth and 3D views are
+    empty when the scene has no depth. `values()` is the wiring order (the seed stays last)."""
 
     current: Current | None
-    images: list = field(default_factory=list)
+    images: dict | None = None
     question: str = ""
     status: str = ""
     overlay: str | None = None
     depth: str | None = None
     points: str | None = None
+    depth_note: str = ""
+    points_note: str = ""
     choice: Any = field(default_factory=lambda: gr.Radio(visible=False))
     text: Any = field(default_factory=lambda: gr.Textbox(visible=False))
     revealed: str = ""

@@ -9,7 +9,6 @@ that each runs them on its own module's `vlm` and `tasks` fixtures.
 from __future__ import annotations
 
 import copy
-
 import json
 import threading
 

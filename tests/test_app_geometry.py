@@ -74,3 +74,83 @@ def test_position_view_adds_a_camera_and_an_arrow_along_its_facing(room):
     pointing = head.centroid - start
     expected = np.array([fx, 0.0, fz]) * geometry.TO_GLTF
     assert np.dot(pointing / np.linalg.norm(pointing), expected) > 0.95
+
+
+# ------------------------------------------------------------------------------- cleaning with Open3D
+
+def step_scene(ring: bool = True, size: int = 240):
+    """A 2x2 m square at 1 m in front of a wall at 3 m (a tilted one: 3 to 4 m), and, with `ring`, a
+    one-pixel ring of flying pixels at 2 m around the square (what a sensor gives at such an edge)."""
+    from spatial_ssrl.scenes.scene import Scene
+
+    ys, xs = np.mgrid[0:size, 0:size]
+    depth = 3.0 + xs / size
+    inner = (ys >= 80) & (ys < 160) & (xs >= 80) & (xs < 160)
+    depth = np.where(inner, 1.0, depth)
+    border = (ys >= 79) & (ys <= 160) & (xs >= 79) & (xs <= 160) & ~inner
+    if ring:
+        depth = np.where(border, 2.0, depth)
+    rgb = np.full((size, size, 3), 128, np.uint8)
+    return Scene(rgb, depth.astype(np.float32), name="step"), border
+
+
+def test_flying_pixels_are_the_points_between_an_edge_and_the_background():
+    scene, border = step_scene()
+    cloud = geometry.back_project(scene, budget=size_of(scene))  # every pixel
+    flying = geometry.flying_pixels(cloud, 1)
+    on_ring = border[cloud.pixels[:, 1], cloud.pixels[:, 0]]
+    assert flying[on_ring].mean() > 0.9, "the ring between the square and the wall is found"
+    assert flying[~on_ring].mean() < 0.005, "the square and the wall stay"
+    clean, _ = step_scene(ring=False)
+    assert geometry.flying_pixels(geometry.back_project(clean, budget=size_of(clean)), 1).mean() < 0.005
+
+
+def size_of(scene) -> int:
+    return scene.width * scene.height
+
+
+def test_flying_pixels_spare_far_surfaces_that_a_metric_search_would_drop():
+    """A floor running from 1 m to 10 m away: its far end is sparse in metres, but it is no outlier."""
+    from spatial_ssrl.scenes.scene import Scene
+
+    ys = np.mgrid[0:200, 0:300][0]
+    depth = (1.0 + 9.0 * (ys / 199.0) ** 2).astype(np.float32)
+    scene = Scene(np.full((200, 300, 3), 90, np.uint8), depth, name="floor")
+    cloud = geometry.back_project(scene, budget=size_of(scene))  # every pixel
+    assert geometry.flying_pixels(cloud, 1).mean() < 0.005
+
+
+def test_voxel_count_is_the_count_open3d_leaves():
+    import open3d as o3d
+
+    points = np.random.default_rng(1).normal(size=(5000, 3)) * [1.0, 0.5, 2.0]
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
+    for size in (0.05, 0.13, 0.4, 1.1):
+        assert geometry.voxel_count(points, size) == len(cloud.voxel_down_sample(size).points)
+
+
+@pytest.mark.parametrize("budget", [2000, 20_000])
+def test_cleaned_cloud_fills_the_budget_without_flying_pixels(room, budget):
+    camera = Intrinsics(900.0, 880.0, 500.0, 380.0)
+    cloud, cleaning = geometry.clean_cloud(room, budget=budget, intrinsics=camera)
+    again, _ = geometry.clean_cloud(room, budget=budget, intrinsics=camera)
+    assert np.array_equal(cloud.points, again.points) and np.array_equal(cloud.colors, again.colors)
+    assert 0.95 * budget <= len(cloud.points) == cleaning.kept <= budget
+    assert cleaning.sampled > budget and cleaning.voxel_size > 0
+    assert cleaning.flying < 0.02 * cleaning.sampled, "the rendered room has few flying pixels"
+    assert cloud.colors.dtype == np.uint8 and np.isfinite(cloud.points).all()
+    low, high = geometry.clipped_depth(room)[room.valid].min(), geometry.clipped_depth(room)[room.valid].max()
+    assert (cloud.points[:, 2] >= low - 1e-3).all() and (cloud.points[:, 2] <= high + 1e-3).all()
+    u, v = cloud.pixels.T
+    assert ((u >= -1) & (u <= room.width) & (v >= -1) & (v <= room.height)).all(), "pixels are the projections"
+
+
+def test_the_3d_view_leaves_the_flying_pixels_out():
+    scene, _ = step_scene()
+    data = geometry.point_view(scene, budget=4000)
+    points = trimesh.load(io.BytesIO(data), file_type="glb").geometry["points"].vertices * geometry.TO_GLTF
+    assert len(points) <= 4000
+    depth = points[:, 2]
+    between = (depth > 1.2) & (depth < 2.8)
+    assert between.sum() <= 0.002 * len(points), "no points left between the square and the wall"
+    assert (depth < 1.2).sum() > 20 and (depth > 2.8).sum() > 0.9 * len(points), "the square and the wall stay"

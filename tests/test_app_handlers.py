@@ -58,17 +58,21 @@ def test_render_gives_every_view_and_lossless_model_images(studio, task):
     assert view["status"] == ""
     expected = generate(studio.scene("room"), task, 7)
     assert current.task.answer == expected.answer and current.task.spec == expected.spec
-    assert len(view["images"]) == len(expected.images)
-    for (path, caption), image in zip(view["images"], expected.images):
-        assert caption
-        with Image.open(path) as saved:
+    shown = [view["images"]["main"], *view["images"]["options"]]
+    assert view["images"]["kind"] == task and len(shown) == len(expected.images)
+    assert [item["letter"] for item in view["images"]["options"]] == (list("ABCD") if task == "crop" else [])
+    for item, image in zip(shown, expected.images):
+        assert item["caption"] and (item["width"], item["height"]) == image.size
+        assert item["image"]["meta"] == {"_type": "gradio.FileData"}, "Gradio serves it as a file"
+        with Image.open(item["image"]["path"]) as saved:
             assert np.array_equal(np.asarray(saved.convert("RGB")), np.asarray(image)), "PNG must be lossless"
     for key in ("overlay", "depth", "points"):
         assert Path(view[key]).is_file(), key
     assert Path(view["points"]).suffix == ".glb"
     assert task in view["question"] and markdown.text(expected.question) in view["question"]
     multiple_choice = task in MULTIPLE_CHOICE
-    assert view["choice"].visible is multiple_choice and view["text"].visible is not multiple_choice
+    assert view["choice"].visible is multiple_choice and view["text"].visible is True, "a typed answer is read too"
+    assert view["depth_note"] == view["points_note"] == "", "the room has depth"
     assert view["revealed"] == "" and view["spec"].visible is False, "the answer starts hidden"
     assert view["soundness_panel"].visible is False and view["soundness"] == view["baselines"] == "", \
         "the soundness panel names the answer: hidden until Reveal"
@@ -80,7 +84,7 @@ def test_same_request_reuses_its_files_and_a_control_change_keeps_the_seed(studi
     assert first["overlay"] == again["overlay"] and first["images"] == again["images"]
     strips = as_view(render(studio, "room", "shuffle", 11, grid="1x3"))
     assert strips["current"].task.seed == 11 and strips["current"].task.spec["grid"] == [1, 3]
-    assert strips["images"][0][0] != first["images"][0][0]
+    assert strips["images"]["main"]["image"]["path"] != first["images"]["main"]["image"]["path"]
 
 
 def test_rgb_only_scene_explains_why_depth_tasks_are_unavailable(studio):
@@ -91,6 +95,10 @@ def test_rgb_only_scene_explains_why_depth_tasks_are_unavailable(studio):
     assert view["depth"] is None and view["points"] is None
     ok = as_view(handlers.render_task(studio, scene, "flip", 0, *defaults()))
     assert ok["current"].task.ok and ok["depth"] is None and ok["points"] is None
+    for result in (view, ok):  # the empty Depth and 3D views say why, and how to get depth
+        assert "No depth map for astronaut" in result["depth_note"] and "No 3D view" in result["points_note"]
+        for note in (result["depth_note"], result["points_note"]):
+            assert "add a depth file" in note and "Estimate depth" in note and "not available here" in note
 
 
 def test_sensor_depth_is_described_with_its_file(studio):
@@ -213,9 +221,29 @@ def test_model_buttons_explain_a_missing_model(studio):
 
 
 def test_status_banner_says_what_is_unavailable_and_how_to_enable_it(studio):
-    banner = studio.status().banner()
+    status = studio.status()
+    banner = status.banner()
     assert "SPATIAL_SSRL_MODEL=DIR" in banner and "--model DIR" in banner
     assert "SPATIAL_SSRL_DEPTH_MODEL=DIR" in banner
+    assert status.headline() == "**The model is not loaded here**: tasks, scoring and reveal all work."
+    assert not status.can_run and not status.can_estimate
+    assert status.model_off_reason().startswith("Off here") and "Details" in status.model_off_reason()
+
+
+def test_the_headline_and_the_model_buttons_follow_the_model_status():
+    from demo.studio import ModelStatus
+
+    def status(**model) -> ModelStatus:
+        base = {"model": "m", "installed": True, "ready": False, "will_download": False, "reason": "r"}
+        return ModelStatus({**base, **model}, {**base, "ready": True}, gpu=False)
+
+    ready, download = status(ready=True), status(will_download=True)
+    assert ready.can_run and ready.model_off_reason() == "" and "loads on first use" in ready.headline()
+    assert download.can_run and "downloads on first use" in download.headline()
+    assert not status().can_run and "not loaded here" in status().headline()
+    missing = status(installed=False, ready=True)
+    assert not missing.can_run and "PyTorch" in missing.model_off_reason()
+    assert all("\n" not in item.headline() for item in (ready, download, status(), missing)), "one line"
 
 
 def test_controls_cover_every_task_control(studio):
@@ -354,3 +382,79 @@ def test_only_the_shipped_scene_itself_gets_the_manifest_intrinsics(studio):
     assert studio.intrinsics(shipped) is not None
     impostor = Scene(shipped.rgb.copy(), None if shipped.depth is None else shipped.depth.copy(), name="room")
     assert studio.intrinsics(impostor) is None  # an upload named room.png is not the rendered room
+
+
+def test_a_control_change_keeps_reveal_open_when_the_answer_is_unchanged(studio):
+    scene = studio.scene("room")
+    first = as_view(render(studio, "room", "depth", 5))
+    current = first["current"]
+    revealed = dict(zip(REVEAL, handlers.reveal(studio, current)))["revealed"]
+    same = as_view(handlers.rerender(studio, current, revealed, scene, "depth", 5,
+                                     *values_with("depth", style="clear")))
+    assert same["current"].task.answer == current.task.answer and same["current"].task.controls["style"] == "clear"
+    assert same["images"] != first["images"], "the task was made again with the new control"
+    assert same["revealed"].startswith(f"### Answer: `{current.task.answer}`"), "Reveal stays open"
+    assert same["spec"].visible is True and same["soundness_panel"].visible is True
+    assert same["overlay"].endswith("overlay_revealed.png")
+    closed = as_view(handlers.rerender(studio, current, "", scene, "depth", 5, *values_with("depth")))
+    assert closed["revealed"] == "" and closed["spec"].visible is False, "a closed Reveal stays closed"
+    other = next(seed for seed in range(6, 60) if generate(scene, "depth", seed).answer != current.task.answer)
+    changed = as_view(handlers.rerender(studio, current, revealed, scene, "depth", other, *values_with("depth")))
+    assert changed["revealed"] == "" and changed["soundness_panel"].visible is False, "a new answer is hidden"
+
+
+def test_a_failed_upload_leaves_the_page_as_it_was(studio, tmp_path):
+    previous = studio.scene("room")
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"this is not an image")
+    scene, message, *outputs = handlers.upload_and_render(studio, previous, str(bad), None, None, None, False,
+                                                          "depth", 3, *defaults())
+    assert scene is previous and "cannot be used" in message
+    assert len(outputs) == len(VIEW) and all(output == gr.skip() for output in outputs), "nothing else changes"
+    rgb = tmp_path / "photo.png"
+    Image.fromarray(studio.scene("astronaut").rgb).save(rgb)
+    scene, message, *outputs = handlers.upload_and_render(studio, previous, str(rgb), None, None, None, False,
+                                                          "flip", 3, *defaults())
+    view = as_view(outputs)
+    assert scene.name == "photo" and view["current"].task.ok and view["link"] == "", "no permalink for an upload"
+    assert "No depth map for photo" in view["depth_note"]
+
+
+@pytest.mark.parametrize("task", TASK_NAMES)
+def test_typed_answers_in_the_usual_spellings_score_1(studio, task):
+    current = as_view(render(studio, "room", task, 3))["current"]
+    answer = current.task.answer
+    if task in MULTIPLE_CHOICE:
+        spellings = [answer.lower(), f"({answer.lower()})"]
+    else:
+        parts = answer.split("-")
+        spellings = [", ".join(parts), " ".join(parts)] + (["".join(parts)] if all(len(p) == 1 for p in parts) else [])
+    for typed in spellings:
+        result = handlers.score_human(current, None, typed, "strict")
+        assert result.startswith("✔ Right (scored in strict mode)"), (typed, result)
+    unreadable = handlers.score_human(current, None, "no idea", "strict")
+    assert "is not a" in unreadable and "Expected" in unreadable, "an unreadable answer says the format"
+
+
+def test_the_gallery_marks_the_scenes_with_depth(studio):
+    from demo.layout import gallery_caption
+
+    captions = {entry["name"]: gallery_caption(entry) for entry in studio.shipped()}
+    assert captions["room"] == "room · depth" and captions["astronaut"] == "astronaut"
+
+
+def test_the_depth_scale_box_is_blank_for_as_stored_and_must_be_a_number(studio, tmp_path):
+    rgb, depth = tmp_path / "photo.png", tmp_path / "depth.npy"
+    Image.fromarray(studio.scene("room").rgb).save(rgb)
+    np.save(depth, np.nan_to_num(studio.scene("room").depth, nan=0.0))
+    previous = studio.scene("room")
+    for blank in ("", "  ", None):
+        scene, _, *_ = handlers.upload_and_render(studio, previous, str(rgb), str(depth), None, blank, False,
+                                                  "depth", 1, *defaults())
+        assert scene is not previous and np.allclose(scene.depth, previous.depth, equal_nan=True)
+    scene, _, *_ = handlers.upload_and_render(studio, previous, str(rgb), str(depth), None, "2", False,
+                                              "depth", 1, *defaults())
+    assert np.allclose(scene.depth, 2 * previous.depth, equal_nan=True)
+    scene, message, *outputs = handlers.upload_and_render(studio, previous, str(rgb), str(depth), None, "mm", False,
+                                                          "depth", 1, *defaults())
+    assert scene is previous and "is not a number" in message and all(output == gr.skip() for output in outputs)
