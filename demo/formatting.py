@@ -56,7 +56,19 @@ def question_markdown(task: Task) -> str:
                                                for region in task.spec["regions"])
         if task.task == "position":
             legend += "; the yellow camera and arrow show where camera stands and faces"
-    return f"**Question** ({task.task}, seed {task.seed})\n\n{question}{legend}"
+    return f"**Question** ({task.task}, seed {task.seed})\n\n{question}{legend}{style_line(task)}"
+
+
+#: How the page names each style (the task's `style` control).
+STYLE_WORDS = {"reference": "worded and drawn as in the released models' training data (reference style)",
+               "clear": "worded and drawn for people (clear style; the models were trained on the reference style)"}
+
+
+def style_line(task: Task) -> str:
+    """Which style the model-facing task is in, for the tasks that have one."""
+    style = task.controls.get("style")
+    return f"\n\n*{STYLE_WORDS[style]}*" if style in STYLE_WORDS else ""
+
 
 def status_markdown(notes: list[str]) -> str:
     """The notes above the task (each already Markdown), one paragraph each."""

@@ -458,3 +458,10 @@ def test_the_depth_scale_box_is_blank_for_as_stored_and_must_be_a_number(studio,
     scene, message, *outputs = handlers.upload_and_render(studio, previous, str(rgb), str(depth), None, "mm", False,
                                                           "depth", 1, *defaults())
     assert scene is previous and "is not a number" in message and all(output == gr.skip() for output in outputs)
+
+
+def test_the_question_says_which_style_the_task_is_in(studio):
+    reference = as_view(render(studio, "room", "depth", 3))["question"]
+    clear = as_view(render(studio, "room", "depth", 3, style="clear"))["question"]
+    assert "(reference style)" in reference and "(clear style" in clear
+    assert "style" not in as_view(render(studio, "room", "crop", 3))["question"], "crop has no style"
