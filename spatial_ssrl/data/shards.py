@@ -25,7 +25,7 @@ from spatial_ssrl.data.mix import VARIANTS
 from spatial_ssrl.data.plan import SPLITS, Plan
 from spatial_ssrl.scenes.folders import SceneSource
 from spatial_ssrl.scenes.scene import SceneError
-from spatial_ssrl.tasks import TASKS, generate
+from spatial_ssrl.tasks import generate, with_style
 from spatial_ssrl.tasks.record import PNG_COMPRESS_LEVEL
 
 #: Attempts per shard (a shard is the unit of work, of resuming and of progress).
@@ -74,12 +74,6 @@ def shard_specs(plan: Plan, attempts: list[tuple[int, int]], round_number: int, 
     return specs
 
 
-def styled(variant, style: str) -> dict:
-    """The variant's controls with the build's style, for the tasks that have one (how a task is drawn)."""
-    has_style = any(control.name == "style" for control in TASKS[variant.task].controls)
-    return {**variant.controls, "style": style} if has_style else dict(variant.controls)
-
-
 def run_shard(spec: dict) -> tuple[bytes, bytes]:
     """Generate one shard: (index JSON, image bytes). A pure function of the spec (timings aside)."""
     started = time.perf_counter()
@@ -101,8 +95,9 @@ def run_shard(spec: dict) -> tuple[bytes, bytes]:
             index, attempt, variant, seed, _ = item
             start = time.process_time()
             try:
-                result = generate(scene, VARIANTS[variant].task, seed,
-                                  styled(VARIANTS[variant], spec.get("style", "reference")))
+                task = VARIANTS[variant].task
+                result = generate(scene, task, seed, with_style(task, VARIANTS[variant].controls,
+                                                                  spec.get("style", "reference")))
             except Exception as error:  # a generator bug must not lose a long build: record it loudly
                 failed.append(_failure(item, source, "generator error (please report)",
                                        f"{type(error).__name__}: {error}", _ms(start)))

@@ -38,7 +38,7 @@ from spatial_ssrl.models.decoding import Decoding
 from spatial_ssrl.models.runner import MAX_PIXELS, MIN_PIXELS
 from spatial_ssrl.scenes.folders import load_scenes
 from spatial_ssrl.scenes.scene import Scene
-from spatial_ssrl.tasks import TASK_NAMES, generate, plan_item, task_controls
+from spatial_ssrl.tasks import TASK_NAMES, generate, plan_item, with_style
 
 #: An answerer named `baseline:NAME` is the shortcut baseline NAME; `baseline:all` is every one of them.
 BASELINE_PREFIX = "baseline:"
@@ -53,7 +53,7 @@ NOT_APPLICABLE = "n/a"
 def plan_task(scenes: list[Scene], task: str, index: int, seed: int, style: str = "reference"):
     """Item `index` of `task` in `style`: (Task, scene) from the first scene, from index mod S on, that admits
     one; else (the last Unavailable, None)."""
-    controls = {"style": style} if any(control.name == "style" for control in task_controls(task)) else {}
+    controls = with_style(task, {}, style)
     return plan_item(scenes, index, seed, lambda scene, item_seed, _: generate(scene, task, item_seed, controls))
 
 

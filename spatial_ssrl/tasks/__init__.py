@@ -20,9 +20,9 @@ from spatial_ssrl.tasks.controls import Control, ControlError, resolve
 from spatial_ssrl.tasks.record import FORMAT_INSTRUCTION, GENERATOR_VERSION, NoValidTask, Task, Unavailable, load_task
 
 __all__ = [
-    "GENERATOR_VERSION", "MAX_SEED", "MULTIPLE_CHOICE", "TASKS", "TASK_NAMES", "Baseline", "Control", "ControlError", "FORMAT_INSTRUCTION",
-    "NoValidTask", "Table", "Task", "TaskKind", "Unavailable", "answer_space", "check_seed", "derive_seed", "generate",
-    "kind_of", "load_task", "plan_item", "render_spec", "task_controls",
+    "GENERATOR_VERSION", "MAX_SEED", "MULTIPLE_CHOICE", "TASKS", "TASK_NAMES", "Baseline", "Control", "ControlError",
+    "FORMAT_INSTRUCTION", "NoValidTask", "Table", "Task", "TaskKind", "Unavailable", "answer_space", "check_seed", "derive_seed", "generate",
+    "kind_of", "load_task", "plan_item", "render_spec", "task_controls", "with_style",
 ]
 
 #: The registered task kinds, in the order the CLI and the app list them.
@@ -49,6 +49,12 @@ def kind_of(task: str) -> TaskKind:
 def task_controls(task: str) -> tuple[Control, ...]:
     """The named settings of a task, with the paper's defaults and their ranges."""
     return kind_of(task).controls
+
+
+def with_style(task: str, controls: dict, style: str) -> dict:
+    """`controls` with `style` for a task that is drawn in styles (the others have no such control)."""
+    has_style = any(control.name == "style" for control in kind_of(task).controls)
+    return {**controls, "style": style} if has_style else dict(controls)
 
 
 def answer_space(task: str, spec: dict | None = None) -> list[str]:

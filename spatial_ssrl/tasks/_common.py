@@ -6,7 +6,14 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from spatial_ssrl.scenes.scene import Scene, scene_cached
-from spatial_ssrl.tasks.drawing import draw_badge, label_size
+from spatial_ssrl.tasks.contract import style_of
+from spatial_ssrl.tasks.drawing import (
+    draw_badge,
+    label_size,
+    reference_grid_labels,
+    reference_markers,
+    with_region_markers,
+)
 
 #: Side of the thumbnail on which patch distances are measured (coarse enough to ignore noise/JPEG).
 DISTANCE_THUMBNAIL = 32
@@ -37,6 +44,22 @@ def labelled_grid(patches: list[np.ndarray], rows: int, cols: int) -> Image.Imag
         r, c = divmod(index, cols)
         draw_badge(draw, str(index), (c * patch_w + patch_w / 2, r * patch_h + patch_h / 2), size)
     return image
+
+
+def styled_grid(patches: list[np.ndarray], rows: int, cols: int, spec: dict) -> Image.Image:
+    """The patches as a labelled grid in the spec's style: the reference's corner labels and borders, or
+    centred badges."""
+    if style_of(spec) == "reference":
+        return reference_grid_labels(Image.fromarray(assemble(patches, rows, cols)), rows, cols, spec["label_px"])
+    return labelled_grid(patches, rows, cols)
+
+
+def styled_regions(rgb: np.ndarray, spec: dict, reference_mark: dict) -> Image.Image:
+    """The image with the spec's regions marked in its style: the reference's numbered circles (sized by
+    `reference_mark`), or rings with badges."""
+    if style_of(spec) == "reference":
+        return reference_markers(rgb, spec["regions"], **reference_mark)
+    return with_region_markers(rgb, spec["regions"])
 
 
 # ------------------------------------------------------------------------------------------ distances

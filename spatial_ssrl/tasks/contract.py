@@ -28,6 +28,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from spatial_ssrl.tasks.controls import Control
+from spatial_ssrl.tasks.drawing import REFERENCE_BORDER_PX
 from spatial_ssrl.tasks.record import Rendered, Task
 
 #: How a task is written and drawn: as the released models saw it in training, or clearer for people.
@@ -48,8 +49,6 @@ def style_of(spec: dict) -> str:
 
 def border_of(spec: dict) -> int:
     """Pixels of patch border drawn inside every grid cell in the spec's style (what cue readers skip)."""
-    from spatial_ssrl.tasks.drawing import REFERENCE_BORDER_PX
-
     return REFERENCE_BORDER_PX if style_of(spec) == "reference" else 0
 
 

@@ -21,10 +21,11 @@ from spatial_ssrl.tasks._common import (
     region_lines,
     region_markers,
     region_values,
+    styled_regions,
 )
-from spatial_ssrl.tasks.contract import STYLE, Baseline, Table, TaskKind, style_of
+from spatial_ssrl.tasks.contract import STYLE, Baseline, Table, TaskKind
 from spatial_ssrl.tasks.controls import Control
-from spatial_ssrl.tasks.drawing import annotate_depths, reference_markers, with_region_markers
+from spatial_ssrl.tasks.drawing import annotate_depths, with_region_markers
 from spatial_ssrl.tasks.record import NoValidTask, Rendered, Task
 
 NAME = "depth"
@@ -142,18 +143,11 @@ def answer_for(regions: list[dict]) -> str:
 
 def render(scene, spec: dict) -> Rendered:
     """The image with the three regions marked; the answer read from their stored depths."""
-    return Rendered(QUESTION, answer_for(spec["regions"]), None, [marked(scene.rgb, spec)])
+    return Rendered(QUESTION, answer_for(spec["regions"]), None, [styled_regions(scene.rgb, spec, REFERENCE_MARK)])
 
 
 #: The reference figure's marks: font size 15, circle pad 0.3, edge 1.5 points.
 REFERENCE_MARK = {"font_points": 15, "pad": 0.3, "line_points": 1.5}
-
-
-def marked(rgb, spec: dict):
-    """The image with the regions marked in the spec's style (the reference's circles, or rings)."""
-    if style_of(spec) == "reference":
-        return reference_markers(rgb, spec["regions"], **REFERENCE_MARK)
-    return with_region_markers(rgb, spec["regions"])
 
 
 # ---------------------------------------------------------------------------------- for people

@@ -229,13 +229,9 @@ def reference_patch_label(draw: ImageDraw.ImageDraw, text: str, origin: tuple[in
     draw.text((x, y), text, font=typeface, fill=(255, 255, 255))
 
 
-def reference_grid(patches: list, rows: int, cols: int, label_px: int = REFERENCE_LABEL_PX) -> Image.Image:
-    """Patches in raster order, each with the reference's blue border and its label at its top-left corner."""
-    import numpy as np
-
-    patch_h, patch_w = patches[0].shape[:2]
-    canvas = np.concatenate([np.concatenate(patches[r * cols:(r + 1) * cols], axis=1) for r in range(rows)], axis=0)
-    image = Image.fromarray(canvas)
+def reference_grid_labels(image: Image.Image, rows: int, cols: int, label_px: int = REFERENCE_LABEL_PX) -> Image.Image:
+    """An assembled grid with each patch's blue border and its label at its top-left corner (the reference's)."""
+    patch_w, patch_h = image.width // cols, image.height // rows
     draw = ImageDraw.Draw(image)
     for index in range(rows * cols):
         r, c = divmod(index, cols)

@@ -11,11 +11,11 @@ from spatial_ssrl.tasks._common import (
     check,
     grid_patches,
     grid_seam_cost,
-    labelled_grid,
     patch_distance,
     shown_cells,
+    styled_grid,
 )
-from spatial_ssrl.tasks.contract import LABEL_PX, STYLE, Baseline, TaskKind, border_of, style_of
+from spatial_ssrl.tasks.contract import LABEL_PX, STYLE, Baseline, TaskKind, border_of
 from spatial_ssrl.tasks.controls import Control
 from spatial_ssrl.tasks.drawing import (
     MARKER_FILL,
@@ -24,7 +24,6 @@ from spatial_ssrl.tasks.drawing import (
     draw_badge,
     label_size,
     panels,
-    reference_grid,
     with_grid,
 )
 from spatial_ssrl.tasks.record import NoValidTask, Rendered, Task
@@ -81,9 +80,7 @@ def render(scene, spec: dict) -> Rendered:
     patches, _, _ = grid_patches(scene.rgb, ROWS, COLS)
     shown = list(patches)
     shown[spec["patch"]] = flipped(shown[spec["patch"]], spec["axis"])
-    image = reference_grid(shown, ROWS, COLS, spec["label_px"]) if style_of(spec) == "reference" else \
-        labelled_grid(shown, ROWS, COLS)
-    return Rendered(QUESTION, f"{spec['patch']}-{spec['axis']}", None, [image])
+    return Rendered(QUESTION, f"{spec['patch']}-{spec['axis']}", None, [styled_grid(shown, ROWS, COLS, spec)])
 
 
 # ---------------------------------------------------------------------------------- for people

@@ -19,6 +19,7 @@ from spatial_ssrl.tasks._common import (
     region_lines,
     region_markers,
     region_values,
+    styled_regions,
 )
 from spatial_ssrl.tasks.contract import STYLE, Baseline, TaskKind, style_of
 from spatial_ssrl.tasks.controls import Control
@@ -34,7 +35,6 @@ from spatial_ssrl.tasks.drawing import (
     font,
     inside,
     label_size,
-    reference_markers,
     with_region_markers,
 )
 from spatial_ssrl.tasks.record import NoValidTask, Rendered, Task
@@ -217,9 +217,7 @@ def render(scene, spec: dict) -> Rendered:
     style = style_of(spec)
     height = depth_decides(spec) if style == "reference" else spec["mention_height"]
     question = question_for(spec["camera"], spec["target"], spec["facing"], spec["options"], height, style)
-    image = reference_markers(scene.rgb, spec["regions"], **REFERENCE_MARK) if style == "reference" else \
-        with_region_markers(scene.rgb, spec["regions"])
-    return Rendered(question, answer, list(spec["options"]), [image])
+    return Rendered(question, answer, list(spec["options"]), [styled_regions(scene.rgb, spec, REFERENCE_MARK)])
 
 
 #: The reference figure's marks: font size 12, circle pad 0.25, edge 1.2 points.

@@ -14,14 +14,14 @@ from spatial_ssrl.tasks._common import (
     closest_pair,
     grid_patches,
     join_labels,
-    labelled_grid,
     patch_distance,
     seam_cost,
     shown_cells,
+    styled_grid,
 )
 from spatial_ssrl.tasks.contract import LABEL_PX, STYLE, Baseline, TaskKind, border_of, style_of
 from spatial_ssrl.tasks.controls import Control
-from spatial_ssrl.tasks.drawing import CORRECT, OUTLINE, TEXT, draw_badge, label_size, panels, reference_grid, with_grid
+from spatial_ssrl.tasks.drawing import CORRECT, OUTLINE, TEXT, draw_badge, label_size, panels, with_grid
 from spatial_ssrl.tasks.record import NoValidTask, Rendered, Task
 
 NAME = "shuffle"
@@ -111,11 +111,9 @@ def render(scene, spec: dict) -> Rendered:
     shown = [patches[original] for original in spec["permutation"]]
     if spec["masked"] is not None:
         shown[spec["masked"]] = np.full_like(shown[0], WHITE)
-    style = style_of(spec)
-    image = reference_grid(shown, rows, cols, spec["label_px"]) if style == "reference" else \
-        labelled_grid(shown, rows, cols)
-    return Rendered(question_for(rows, cols, spec["masked"] is not None, style), answer_for(spec["permutation"]),
-                    None, [image])
+    image = styled_grid(shown, rows, cols, spec)
+    return Rendered(question_for(rows, cols, spec["masked"] is not None, style_of(spec)),
+                    answer_for(spec["permutation"]), None, [image])
 
 
 # ---------------------------------------------------------------------------------- for people
