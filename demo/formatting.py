@@ -56,18 +56,23 @@ def question_markdown(task: Task) -> str:
                                                for region in task.spec["regions"])
         if task.task == "position":
             legend += "; the yellow camera and arrow show where camera stands and faces"
-    return f"**Question** ({task.task}, seed {task.seed})\n\n{question}{legend}{style_line(task)}"
+    return f"**Question** ({task.task}, seed {task.seed})\n\n{question}{legend}{provenance_line(task)}"
 
 
 #: How the page names each style (the task's `style` control).
 STYLE_WORDS = {"reference": "worded and drawn as in the released models' training data (reference style)",
                "clear": "worded and drawn for people (clear style; the models were trained on the reference style)"}
+#: How the page names each sampling (the task's `sampling` control).
+SAMPLING_WORDS = {"sound": "chosen by our sound rules (sound sampling)",
+                  "reference": "chosen by the official code's rules, as in the training data (reference sampling)"}
 
 
-def style_line(task: Task) -> str:
-    """Which style the model-facing task is in, for the tasks that have one."""
-    style = task.controls.get("style")
-    return f"\n\n*{STYLE_WORDS[style]}*" if style in STYLE_WORDS else ""
+def provenance_line(task: Task) -> str:
+    """How the model-facing task was written and drawn (style) and chosen (sampling), for the tasks that
+    have those choices."""
+    parts = [words[task.controls.get(name)] for name, words in (("style", STYLE_WORDS), ("sampling", SAMPLING_WORDS))
+             if task.controls.get(name) in words]
+    return f"\n\n*{'; '.join(parts)}*" if parts else ""
 
 
 def status_markdown(notes: list[str]) -> str:

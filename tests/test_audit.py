@@ -14,13 +14,11 @@ from conftest import gradient_scene, smooth_rgb
 
 from spatial_ssrl.analysis.audit import (
     FAR_FROM_CHANCE,
-    REFERENCE_BANDS,
     answer_balance,
     check_group,
     linear_resize,
     reference_crop,
     reference_crop_option,
-    reference_depth,
     run_audit,
     task_audit,
 )
@@ -51,8 +49,10 @@ def test_audit_cli_end_to_end(small_folder, tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["scenes"] == ["RGB-D_img3.png", "astronaut.png"] and report["per_task"] == 4
     assert list(report["tasks"]) == list(TASK_NAMES)
-    assert set(report["tasks"]["crop"]) == {"default", "unbalanced", "reference"}
-    assert set(report["tasks"]["flip"]) == {"default", "reference"}
+    assert set(report["tasks"]["crop"]) == {"sound", "unbalanced", "reference"}
+    assert set(report["tasks"]["flip"]) == {"sound", "reference"}
+    assert set(report["tasks"]["position"]) == {"sound", "unbalanced", "reference", "reference facings",
+                                                "reference pairs"}
     rows = [json.loads(line) for line in (out / "tasks.jsonl").read_text().splitlines()]
     assert len(rows) == sum(row["n"] for settings in report["tasks"].values() for row in settings.values())
     for task, settings in report["tasks"].items():
@@ -65,11 +65,11 @@ def test_audit_cli_end_to_end(small_folder, tmp_path):
                 low, high = baseline["ci95"]
                 assert low <= baseline["accuracy"] <= high
                 assert baseline["far_above_chance"] == (low > row["chance"] + FAR_FROM_CHANCE)
-    crop = report["tasks"]["crop"]["default"]
+    crop = report["tasks"]["crop"]["sound"]
     assert crop["chance"] == 0.25 and crop["baselines"]["crop_boundary"]["accuracy"] == 1.0
     assert crop["baselines"]["crop_boundary"]["far_above_chance"]
     assert {"distractor rotate_cw vs answer", "distractor zoom_in vs answer"} <= set(crop["margins"])
-    assert set(report["tasks"]["depth"]["default"]["margins"]) == {"depth range in region", "depth gap"}
+    assert set(report["tasks"]["depth"]["sound"]["margins"]) == {"depth range in region", "depth gap"}
     for name in ("ambiguity.png", "baselines.png", *(f"distances_{task}.png" for task in TASK_NAMES)):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -113,17 +113,27 @@ def test_reference_crop_options_are_native_stretched_and_upscaled():
     assert np.array_equal(answer, rgb[y:y + side, x:x + side])  # the reference's answer is the raw crop
 
 
-def test_reference_depth_orders_regions_by_their_centre_pixel():
+def test_position_reference_settings_isolate_each_rule():
+    """`reference facings` keeps the sound pairs and redraws only the facing (answer re-derived from it);
+    `reference pairs` keeps the reference's pairs with uniform facings. Over 200 items the facings show it."""
+    from spatial_ssrl.analysis.audit import settings_for
+    from spatial_ssrl.tasks.position import answer_text
+
     scene = gradient_scene()
-    for seed in range(6):
-        task = reference_depth(scene, seed, seed)
-        assert task.ok
-        regions = sorted(task.spec["regions"], key=lambda region: region["depth_center"])
-        for region, (low, high) in zip(regions, REFERENCE_BANDS):
-            x, y = region["center"]
-            assert low <= scene.normalized_depth[y, x] <= high
-        assert task.answer == "-".join(str(region["label"]) for region in regions)
-    assert not reference_depth(Scene(smooth_rgb()), 0, 0).ok
+    settings = {setting.name: setting for setting in settings_for("position")}
+    counts = {}
+    for name in ("sound", "reference facings", "reference pairs"):
+        tasks = [settings[name].make(scene, seed, seed) for seed in range(200)]
+        assert all(task.ok for task in tasks)
+        for task in tasks:  # the answer follows the redrawn facing
+            assert task.options["ABCD".index(task.answer)] == answer_text(task.spec)
+        counts[name] = {facing: sum(task.spec["facing"] == facing for task in tasks)
+                        for facing in ("left", "right", "toward", "away")}
+    sound_pairs = [settings["sound"].make(scene, seed, seed).spec["regions"] for seed in range(5)]
+    assert [settings["reference facings"].make(scene, seed, seed).spec["regions"] for seed in range(5)] == sound_pairs
+    assert counts["reference facings"]["away"] < 35 and min(counts["reference pairs"].values()) > 30
+    assert all(settings["reference pairs"].make(scene, seed, seed).spec["sampling"] == "reference"
+               for seed in range(5))
 
 
 def test_answer_balance_detects_a_constant_answer():

@@ -177,7 +177,7 @@ def test_rotation_in_the_cli_the_builder_and_the_audit(tmp_path):
     from spatial_ssrl.scenes.assets import load_asset
     report = run_audit([load_asset("coffee"), load_asset("chelsea")], tmp_path / "audit", per_task=8, seed=0,
                        tasks=("rotation",))
-    default = report["tasks"]["rotation"]["default"]
-    assert list(report["tasks"]["rotation"]) == ["default"]
+    default = report["tasks"]["rotation"]["sound"]
+    assert list(report["tasks"]["rotation"]) == ["sound"]
     assert set(default["baselines"]) == {"answer_prior", "rotation_bright_top", "rotation_seams"}
     assert default["n"] == 8 and default["ambiguity"]["count"] == 0

@@ -10,11 +10,12 @@ scores the responses with the project's verifier (strict mode: the reward that t
   tasks.jsonl      one line per task: its identity, answer, soundness report and each baseline's answer
   ambiguity.png, baselines.png, distances_<task>.png   the same as charts
 
-Settings: `default` (our generators' defaults), `unbalanced` (defaults with cue balancing off: the paper's
-sampling) and `reference` (the reference code's choices where they differ from ours: crop options resampled
-the reference's way, depth regions from fixed bands checked at their centre pixel only, the position
-threshold overwritten with min(H, W) // 8, no near-duplicate rejection). The reference renderings exist here
-for comparison only; the generators never use them.
+Settings: `sound` (our generators' defaults), `unbalanced` (sound with cue balancing off: the paper's
+sampling) and `reference` (the reference code's choices where they differ from ours: shuffle and flip without
+the difference checks, crop options resampled the reference's way, depth and position drawn with
+`sampling=reference`). Position also has one setting per reference rule (`reference facings`: sound pairs
+with the 30/30/30/10 facings; `reference pairs`: the reference's pairs with uniform facings), so each rule's
+cost shows on its own. The crop renderings exist here for comparison only; the generators never use them.
 
 Item i of a setting has seed `derive_seed(seed, i)` and uses the scenes in turn from scene i mod S (as
 `spatial-ssrl eval` does); the answer prior is fitted on items N..2N-1, seeds no scored item uses.
@@ -38,17 +39,13 @@ from spatial_ssrl.analysis.scoring import answer_item
 from spatial_ssrl.analysis.scoring import summarise as score_summary
 from spatial_ssrl.analysis.stats import uniformity_test, wilson_interval
 from spatial_ssrl.scenes.scene import Scene
-from spatial_ssrl.tasks import TASK_NAMES, Task, Unavailable, generate, kind_of, plan_item
-from spatial_ssrl.tasks import depth as depth_task
-from spatial_ssrl.tasks._common import candidate_region, region_candidates
-from spatial_ssrl.tasks.drawing import with_region_markers
+from spatial_ssrl.tasks import TASK_NAMES, Task, generate, kind_of, plan_item, render_spec
+from spatial_ssrl.tasks.position import FACINGS, REFERENCE_FACING_WEIGHTS
 
 #: A baseline is flagged when its 95% interval lies entirely more than this above (or below) chance.
 FAR_FROM_CHANCE = 0.10
-#: The reference's depth bands: one region's centre in each.
-REFERENCE_BANDS = ((0.0, 0.3), (0.35, 0.65), (0.7, 1.0))
-
-SETTING_COLOURS = {"default": "tab:blue", "unbalanced": "tab:green", "reference": "tab:orange"}
+SETTING_COLOURS = {"sound": "tab:blue", "unbalanced": "tab:green", "reference": "tab:orange",
+                   "reference facings": "tab:purple", "reference pairs": "tab:brown"}
 
 Maker = Callable[[Scene, int, int], "Task | object"]  # (scene, seed, index) -> Task or Unavailable
 
@@ -73,34 +70,52 @@ def settings_for(task: str) -> list[Setting]:
             return generate(scene, task, seed, {**variants[index % len(variants)], **values})
         return make
 
-    ours = Setting("default", "our generator, default controls", with_controls({}))
+    sound = Setting("sound", "our generator, default controls (sampling=sound)", with_controls({}))
+    reference_sampling = with_controls({"sampling": "reference"})
     if task == "shuffle":
-        return [ours, Setting("reference", "no check that patches differ (the reference's; its identity "
-                              "permutation is not reproduced)", with_controls({"min_patch_difference": 0.0}))]
+        return [sound, Setting("reference", "no check that patches differ (the reference's; its identity "
+                               "permutation is not reproduced)", with_controls({"min_patch_difference": 0.0}))]
     if task == "flip":
-        return [ours, Setting("reference", "no check that the flip is visible (the reference's)",
-                              with_controls({"min_flip_difference": 0.0}))]
+        return [sound, Setting("reference", "no check that the flip is visible (the reference's)",
+                               with_controls({"min_flip_difference": 0.0}))]
     if task == "crop":
-        return [ours,
+        return [sound,
                 Setting("unbalanced", "our rendering, the consensus cue not balanced",
                         with_controls({"balance_consensus": False})),
                 Setting("reference", "options resampled the reference's way: native answer and rotations, "
                         "bilinear zoom, exteriors clipped and stretched; no near-duplicate check",
                         reference_crop)]
     if task == "depth":
-        return [ours,
+        return [sound,
                 Setting("unbalanced", "the paper's constraints, regions drawn without height-cue balancing",
                         with_controls({"balance_height_cue": False})),
-                Setting("reference", "one region per band [0, .3], [.35, .65], [.7, 1], checked at the centre "
-                        "pixel only; 25x25 < 0.15 with an 11x11 < 0.2 fallback", reference_depth)]
+                Setting("reference", "sampling=reference: one region centre per band [0, .3], [.35, .65], "
+                        "[.7, 1], no gap required between the regions", reference_sampling)]
     if task != "position":
-        return [ours]  # a task the reference does not have (rotation): ours alone
-    return [ours,
+        return [sound]  # a task the reference does not have (rotation): ours alone
+    return [sound,
             Setting("unbalanced", "threshold margin kept, answer axes and height cue not balanced",
                     with_controls({"balance_cues": False})),
-            Setting("reference", "lateral threshold min(H, W) // 8, hard thresholds, no balancing",
-                    with_controls(lambda scene: {"lateral_threshold": float(min(scene.height, scene.width) // 8),
-                                                 "threshold_margin": 0.0, "balance_cues": False}))]
+            Setting("reference", "sampling=reference: facings 30/30/30/10, lateral-only pairs at min(H, W) // 8 "
+                    "within 30 px vertically or depth pairs, hard thresholds, no balancing", reference_sampling),
+            Setting("reference facings", "sound pairs, facings drawn 30/30/30/10 (the facing rule alone)",
+                    with_facings(with_controls({}), REFERENCE_FACING_WEIGHTS)),
+            Setting("reference pairs", "the reference's pairs, facings uniform (the pair rules alone)",
+                    with_facings(reference_sampling, {name: 1 / len(FACINGS) for name in FACINGS}))]
+
+
+def with_facings(make: Maker, weights: dict[str, float]) -> Maker:
+    """`make`'s position tasks with the facing redrawn by `weights` (from the item's seed) and re-rendered,
+    so the answer follows from the new facing: isolates the facing rule from the pair rules."""
+    def redraw(scene, seed, index):
+        task = make(scene, seed, index)
+        if not task.ok:
+            return task
+        rng = np.random.default_rng([seed, 0xFAC])
+        facing = list(weights)[int(rng.choice(len(weights), p=list(weights.values())))]
+        return render_spec(scene, "position", {**task.spec, "facing": facing}, seed=task.seed,
+                           controls=task.controls)
+    return redraw
 
 
 def run_audit(scenes: list[Scene], out: str | Path, *, per_task: int, seed: int = 0,
@@ -155,6 +170,7 @@ def audit_setting(scenes: list[Scene], task: str, setting: Setting, per_task: in
             answered.setdefault(name, []).append(answer.record())
         rows.append({"task": task, "setting": setting.name, "index": index, "seed": item.seed,
                      "scene": scene.name, "variant": variant(item), "answer": item.answer,
+                     "answer_text": answer_text(item), "facing": item.spec.get("facing"),
                      "chance": chance_level(item), "ambiguous": sound["ambiguous"],
                      "reasons": sound["reasons"], "checks": sound["checks"],
                      "baselines": {name: {"extracted": answer.score.extracted, "accuracy": answer.score.accuracy,
@@ -193,6 +209,9 @@ def summarise(setting: Setting, rows: list[dict], answered: dict[str, list[dict]
                       "ci95": wilson_interval(ambiguous, n), "failed_checks": dict(failed.most_common())},
         "chance": chance,
         "answer_balance": answer_balance(rows),
+        # What the letters hide: which directions (position) or option kinds are right, and the facings drawn.
+        "answer_texts": dict(Counter(row["answer_text"] for row in rows if row["answer_text"]).most_common()),
+        "facings": dict(Counter(row["facing"] for row in rows if row["facing"]).most_common()),
         "answer_prior": prior_table,
         "baselines": baselines,
         "margins": margins(rows),
@@ -220,6 +239,14 @@ def answer_balance(rows: list[dict]) -> dict:
     test = uniformity_test(*strata)
     return {"chi2": test.statistic, "dof": test.dof, "p": test.p_value, "min_expected_count": test.min_expected,
             "counts": counts}
+
+
+def answer_text(task: Task) -> str | None:
+    """The right option's text where options are words (position's directions), else None."""
+    letters = kind_of(task.task).letters
+    if not task.options or not letters or not isinstance(task.options[0], str):
+        return None
+    return task.options[letters.index(task.answer)]
 
 
 def check_group(name: str) -> str:
@@ -291,35 +318,6 @@ def reference_crop(scene: Scene, seed: int, index: int):
     options = [Image.fromarray(reference_crop_option(scene.rgb, kind, ours.spec["box"]))
                for kind in ours.spec["option_kinds"].values()]
     return replace(ours, images=[ours.images[0], *options])
-
-
-def reference_depth(scene: Scene, seed: int, index: int):
-    """Depth regions the reference's way: one centre per band, the window's range < 0.15 at 25x25 (else < 0.2
-    at 11x11), all of it valid; ordered by the centre pixels' depth. Candidates on our search grid (a
-    quarter of the window), chosen by a seeded draw instead of the reference's shuffled pixel scan."""
-    if not scene.has_depth:
-        return Unavailable("depth", seed, {}, "this task needs a depth map and the scene has none", scene.describe())
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for low, high in REFERENCE_BANDS:
-        for size, spread in ((25, 0.15), (11, 0.2)):
-            candidates = region_candidates(scene, size, spread, 1.0, 0.0, max(1, size // 4), strict=True)
-            centre = scene.normalized_depth[candidates["y"], candidates["x"]]
-            inside = np.flatnonzero((centre >= low) & (centre <= high))
-            if len(inside):
-                pick = int(inside[rng.integers(len(inside))])
-                chosen.append((candidates, pick, size, float(centre[pick])))
-                break
-        else:
-            return Unavailable("depth", seed, {}, f"no flat region has its centre in the band [{low}, {high}]",
-                               scene.describe())
-    labels = rng.permutation(3) + 1
-    regions = sorted((candidate_region(c, i, label, size, depth_center=centre)
-                      for label, (c, i, size, centre) in zip(labels, chosen)), key=lambda region: region["label"])
-    answer = "-".join(str(region["label"]) for region in sorted(regions, key=lambda r: r["depth_center"]))
-    return Task(task="depth", seed=seed, controls={"reference": "bands"}, question=depth_task.QUESTION,
-                answer=answer, options=None, images=[with_region_markers(scene.rgb, regions)],
-                spec={"regions": regions}, scene=scene.describe())
 
 
 # ---------------------------------------------------------------------------------------------- charts

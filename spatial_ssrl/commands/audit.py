@@ -46,16 +46,16 @@ def run(args) -> int:
 
 def summary_table(report: dict) -> str:
     """One line per task type and setting: n, ambiguity, chance, and each baseline's accuracy (! = far above)."""
-    lines = [f"{'task':<9} {'setting':<11} {'n':>4} {'ambig.':>7} {'chance':>7}  baselines (accuracy; ! far above "
+    lines = [f"{'task':<9} {'setting':<17} {'n':>4} {'ambig.':>7} {'chance':>7}  baselines (accuracy; ! far above "
              "chance, ? far below)"]
     for task, settings in report["tasks"].items():
         for name, row in settings.items():
             if not row["n"]:
-                lines.append(f"{task:<9} {name:<11} {0:>4}  no task available")
+                lines.append(f"{task:<9} {name:<17} {0:>4}  no task available")
                 continue
             cells = " ".join(f"{baseline}={result['accuracy']:.2f}"
                              f"{'!' if result['far_above_chance'] else '?' if result['far_below_chance'] else ''}"
                              for baseline, result in row["baselines"].items())
-            lines.append(f"{task:<9} {name:<11} {row['n']:>4} {row['ambiguity']['rate']:>7.1%} "
+            lines.append(f"{task:<9} {name:<17} {row['n']:>4} {row['ambiguity']['rate']:>7.1%} "
                          f"{row['chance']:>7.3f}  {cells}")
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from pathlib import Path
 def register(subparsers) -> None:
     from spatial_ssrl.data import ENGINES, FORMATS, IMAGE_FORMATS, VARIANTS
     from spatial_ssrl.tasks import TASK_NAMES
-    from spatial_ssrl.tasks.contract import STYLES
+    from spatial_ssrl.tasks.contract import SAMPLINGS, STYLES
 
     parser = subparsers.add_parser(
         "build", help="build a training dataset of pretext tasks from an image folder",
@@ -41,6 +41,11 @@ def register(subparsers) -> None:
     parser.add_argument("--style", choices=STYLES, default="reference",
                         help="how tasks are written and drawn: 'reference' as the released models were trained on "
                              "them (to reproduce their setting or extend their data), 'clear' for people")
+    parser.add_argument("--sampling", choices=SAMPLINGS, default="sound",
+                        help="which tasks are drawn: 'sound' by our rules (whole regions, threshold margins, cue "
+                             "balancing: for new training data), 'reference' by the official code's where they "
+                             "differ (depth bands; position facings 30/30/30/10 and lateral-only pairs: to "
+                             "reproduce the released models' data)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the build in --out (finished, or unfinished with other inputs or settings), "
                              "deleting only what that build wrote: manifest.json, .build/, its split files and "
@@ -70,7 +75,7 @@ def run(args) -> int:
         manifest = build(sources, args.out, count=args.count, mix=args.mix, seed=args.seed, fmt=args.fmt,
                          val_fraction=args.val_fraction, workers=args.workers, engine=args.engine,
                          image_format=args.image_format, overwrite=args.overwrite, progress=not args.quiet,
-                         style=args.style,
+                         style=args.style, sampling=args.sampling,
                          notes={"unpaired_depth": unpaired})
     except KeyboardInterrupt:  # build() has said how to resume; no traceback
         return 130

@@ -9,7 +9,7 @@ from pathlib import Path
 def register(subparsers) -> None:
     from spatial_ssrl.models.decoding import MAX_RESPONSE_TOKENS, VALIDATION_TEMPERATURE, VALIDATION_TOP_P
     from spatial_ssrl.tasks import TASK_NAMES
-    from spatial_ssrl.tasks.contract import STYLES
+    from spatial_ssrl.tasks.contract import SAMPLINGS, STYLES
 
     parser = subparsers.add_parser(
         "eval", help="evaluate models and shortcut baselines on generated tasks (accuracy, format rate, mean "
@@ -40,6 +40,9 @@ def register(subparsers) -> None:
     parser.add_argument("--top-p", type=float, default=None, help=f"1.0; --validation: {VALIDATION_TOP_P}")
     parser.add_argument("--style", choices=STYLES, default="reference",
                         help="tasks as the released models were trained on them, or drawn clear for people")
+    parser.add_argument("--sampling", choices=SAMPLINGS, default="sound",
+                        help="which tasks are drawn: our sound rules, or the official code's (the released "
+                             "models' training distribution) where they differ")
     parser.add_argument("--validation", action="store_true",
                         help="sample as the training's validation did (temperature and top_p above), one answer each")
     parser.add_argument("--sample-seed", type=int, default=None, help="seed for sampling (temperature > 0)")
@@ -71,7 +74,7 @@ def run(args) -> int:
                       seed=args.seed, tasks=tuple(args.tasks), decoding=decoding, mode=args.mode,
                       estimate_depth=args.estimate_depth, depth_model=args.depth_model, device=args.device,
                       min_pixels=args.min_pixels or MIN_PIXELS, max_pixels=args.max_pixels or MAX_PIXELS,
-                      progress=args.progress, style=args.style)
+                      progress=args.progress, style=args.style, sampling=args.sampling)
     print(report_tables(report))
     print(f"wrote {args.out / 'report.json'}, report.csv, report.png, responses.jsonl")
     return 0
@@ -92,7 +95,9 @@ def report_tables(report: dict) -> str:
             rows.insert(0, ["chance", "", *("-" if report["chance"][group] is None else f"{report['chance'][group]:.3f}"
                                             for group in groups)])
         widths = [max(map(len, column)) for column in zip(header, *rows)]
-        lines = [f"{title}, {report['per_task']} tasks per type", "",
+        settings = report["settings"]
+        lines = [f"{title}, {report['per_task']} tasks per type (style {settings['style']}, sampling "
+                 f"{settings['sampling']})", "",
                  *("| " + " | ".join(text.ljust(width) for text, width in zip(row, widths)) + " |"
                    for row in [header, ["-" * width for width in widths], *rows])]
         return lines

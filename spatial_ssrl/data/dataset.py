@@ -46,7 +46,7 @@ from spatial_ssrl.data.plan import Plan, make_plan
 from spatial_ssrl.data.shards import IMAGE_FORMATS, export_tasks, open_index, shard_specs, write_atomic
 from spatial_ssrl.scenes.folders import SceneSource
 from spatial_ssrl.tasks import GENERATOR_VERSION
-from spatial_ssrl.tasks.contract import STYLES
+from spatial_ssrl.tasks.contract import SAMPLINGS, STYLES
 
 #: Version of the build procedure (plan, shards, retries); part of the fingerprint that guards resuming.
 BUILD_VERSION = "1"
@@ -57,7 +57,7 @@ MAX_ROUNDS = 8
 def build(sources: list[SceneSource], out: str | os.PathLike, *, count: int, mix: str | dict = "paper",
           seed: int = 0, fmt: str = "easyr1", val_fraction: float = 0.0, workers: int | None = None,
           engine: str = "local", image_format: str = "jpeg", overwrite: bool = False, progress: bool = True,
-          notes: dict | None = None, style: str = "reference") -> dict:
+          notes: dict | None = None, style: str = "reference", sampling: str = "sound") -> dict:
     """Build `count` tasks from `sources` into `out` in format `fmt`; resumes an interrupted build of the
     same inputs in `out`. Returns the manifest (also written to out/manifest.json)."""
     wall_start = time.perf_counter()
@@ -65,13 +65,16 @@ def build(sources: list[SceneSource], out: str | os.PathLike, *, count: int, mix
         raise ValueError("--count must be >= 1 and --seed >= 0")
     if style not in STYLES:
         raise ValueError(f"--style must be one of {list(STYLES)}, got {style!r}")
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"--sampling must be one of {list(SAMPLINGS)}, got {sampling!r}")
     if fmt not in exporters.FORMATS or engine not in ENGINES or image_format not in IMAGE_FORMATS:
         raise ValueError(f"choose --format from {list(exporters.FORMATS)}, --engine from {list(ENGINES)} and "
                          f"the image format from {list(IMAGE_FORMATS)}")
     mix = parse_mix(mix) if isinstance(mix, str) else dict(mix)
     plan = make_plan(sources, count, mix, seed, val_fraction)
     config = {"count": count, "mix": {name: round(weight, 9) for name, weight in mix.items()}, "seed": seed,
-              "val_fraction": val_fraction, "image_format": image_format, "style": style}
+              "val_fraction": val_fraction, "image_format": image_format, "style": style,
+              "sampling": sampling}
     out = Path(out)
     fingerprint = _fingerprint(config, plan.sources)
     work = prepare(out, fingerprint, config, fmt, overwrite)
@@ -88,7 +91,7 @@ def build(sources: list[SceneSource], out: str | os.PathLike, *, count: int, mix
     try:
         pending = [(index, 0) for index in range(count)]
         for round_number in range(MAX_ROUNDS):
-            specs = shard_specs(plan, pending, round_number, image_format, style)
+            specs = shard_specs(plan, pending, round_number, image_format, style, sampling)
             todo = [spec for spec in specs if not (shard_dir / f"{spec['id']}.json").exists()]
             resumed = sum(len(spec["items"]) for spec in specs) - sum(len(spec["items"]) for spec in todo)
             counter["resumed"] += resumed

@@ -25,7 +25,7 @@ from spatial_ssrl.data.mix import VARIANTS
 from spatial_ssrl.data.plan import SPLITS, Plan
 from spatial_ssrl.scenes.folders import SceneSource
 from spatial_ssrl.scenes.scene import SceneError
-from spatial_ssrl.tasks import generate, with_style
+from spatial_ssrl.tasks import generate, with_applicable
 from spatial_ssrl.tasks.record import PNG_COMPRESS_LEVEL
 
 #: Attempts per shard (a shard is the unit of work, of resuming and of progress).
@@ -45,7 +45,7 @@ EXPORT_READ_AHEAD = 64
 
 
 def shard_specs(plan: Plan, attempts: list[tuple[int, int]], round_number: int, image_format: str,
-                style: str = "reference") -> list[dict]:
+                style: str = "reference", sampling: str = "sound") -> list[dict]:
     """A round's attempts (item, attempt) grouped by scene into shards: JSON-able work units."""
     keyed = sorted((plan.source(index, attempt), index, attempt) for index, attempt in attempts)
     shards, current = [], []
@@ -67,6 +67,7 @@ def shard_specs(plan: Plan, attempts: list[tuple[int, int]], round_number: int, 
             "id": f"r{round_number}-{number:05d}",
             "image_format": image_format,
             "style": style,
+            "sampling": sampling,
             "sources": {str(p): _source_json(plan.sources[p]) for p in positions},
             "items": [[index, attempt, plan.variants[index], plan.seed_for(index, attempt), position]
                       for position, index, attempt in entries],
@@ -96,8 +97,9 @@ def run_shard(spec: dict) -> tuple[bytes, bytes]:
             start = time.process_time()
             try:
                 task = VARIANTS[variant].task
-                result = generate(scene, task, seed, with_style(task, VARIANTS[variant].controls,
-                                                                  spec.get("style", "reference")))
+                result = generate(scene, task, seed, with_applicable(
+                    task, VARIANTS[variant].controls, style=spec.get("style", "reference"),
+                    sampling=spec.get("sampling", "sound")))
             except Exception as error:  # a generator bug must not lose a long build: record it loudly
                 failed.append(_failure(item, source, "generator error (please report)",
                                        f"{type(error).__name__}: {error}", _ms(start)))

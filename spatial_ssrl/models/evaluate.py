@@ -38,7 +38,7 @@ from spatial_ssrl.models.decoding import Decoding
 from spatial_ssrl.models.runner import MAX_PIXELS, MIN_PIXELS
 from spatial_ssrl.scenes.folders import load_scenes
 from spatial_ssrl.scenes.scene import Scene
-from spatial_ssrl.tasks import TASK_NAMES, generate, plan_item, with_style
+from spatial_ssrl.tasks import TASK_NAMES, generate, plan_item, with_applicable
 
 #: An answerer named `baseline:NAME` is the shortcut baseline NAME; `baseline:all` is every one of them.
 BASELINE_PREFIX = "baseline:"
@@ -50,10 +50,11 @@ NOT_APPLICABLE = "n/a"
 # The run
 
 
-def plan_task(scenes: list[Scene], task: str, index: int, seed: int, style: str = "reference"):
-    """Item `index` of `task` in `style`: (Task, scene) from the first scene, from index mod S on, that admits
-    one; else (the last Unavailable, None)."""
-    controls = with_style(task, {}, style)
+def plan_task(scenes: list[Scene], task: str, index: int, seed: int, style: str = "reference",
+              sampling: str = "sound"):
+    """Item `index` of `task` in `style` and `sampling`: (Task, scene) from the first scene, from index mod S
+    on, that admits one; else (the last Unavailable, None)."""
+    controls = with_applicable(task, {}, style=style, sampling=sampling)
     return plan_item(scenes, index, seed, lambda scene, item_seed, _: generate(scene, task, item_seed, controls))
 
 
@@ -94,7 +95,7 @@ def run_eval(models: list[str], scenes_dir: str | Path, out: str | Path, *, per_
              tasks: tuple[str, ...] = TASK_NAMES, decoding: Decoding = Decoding(), mode: str = "strict",
              estimate_depth: bool = False, depth_model: str | None = None, device: str | None = None,
              min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS, progress: bool = True,
-             style: str = "reference") -> dict:
+             style: str = "reference", sampling: str = "sound") -> dict:
     """Evaluate the answerers in `models` (model ids or folders, `baseline:NAME`, `baseline:all`) on `per_task`
     generated tasks of each type; write and return the report."""
     if per_task < 1 or seed < 0:
@@ -112,8 +113,9 @@ def run_eval(models: list[str], scenes_dir: str | Path, out: str | Path, *, per_
         estimator = load_depth_estimator(depth_model, device=device)
         scenes = [scene if scene.has_depth else estimate_scene_depth(scene, estimator) for scene in scenes]
     out = Path(out)
-    settings = {"seed": seed, "mode": mode, "style": style, "decoding": asdict(decoding), "min_pixels": min_pixels,
-                "max_pixels": max_pixels, "scenes": {scene.name: scene.describe() for scene in scenes}}
+    settings = {"seed": seed, "mode": mode, "style": style, "sampling": sampling, "decoding": asdict(decoding),
+                "min_pixels": min_pixels, "max_pixels": max_pixels,
+                "scenes": {scene.name: scene.describe() for scene in scenes}}
     _check_settings(out, settings)
     # model None marks an item no scene admits: the same for every answerer, so it is recorded once.
     done = {(record["model"], record["task"], record["index"]): record
@@ -134,7 +136,7 @@ def run_eval(models: list[str], scenes_dir: str | Path, out: str | Path, *, per_
         pending = {answerer: set(todo(answerer)) for answerer in baselines}
         for task, index in _progress([item for item in items if any(item in left for left in pending.values())],
                                      "baselines", progress):
-            generated, scene = plan_task(scenes, task, index, seed, style)
+            generated, scene = plan_task(scenes, task, index, seed, style, sampling)
             if scene is None:
                 keep(_unavailable(task, index, generated))
                 continue
@@ -153,7 +155,7 @@ def run_eval(models: list[str], scenes_dir: str | Path, out: str | Path, *, per_
             vlm = load_model(model, device=device, min_pixels=min_pixels, max_pixels=max_pixels)
             respond = {model: _model_answerer(vlm, decoding)}
             for task, index in _progress(left, Path(model).name or model, progress):
-                generated, scene = plan_task(scenes, task, index, seed, style)
+                generated, scene = plan_task(scenes, task, index, seed, style, sampling)
                 if scene is None:
                     keep(_unavailable(task, index, generated))
                     continue
@@ -183,7 +185,8 @@ def _scored(answerer: str, index: int, generated, scene, answered: Answer) -> di
     from spatial_ssrl.analysis.baselines import chance_level
 
     return {"model": answerer, "task": generated.task, "index": index, "seed": generated.seed, "scene": scene.name,
-            "answer": generated.answer, "style": generated.controls.get("style"), "chance": chance_level(generated),
+            "answer": generated.answer, "style": generated.controls.get("style"),
+            "sampling": generated.controls.get("sampling"), "chance": chance_level(generated),
             **answered.record()}
 
 

@@ -22,7 +22,7 @@ from spatial_ssrl.tasks.record import FORMAT_INSTRUCTION, GENERATOR_VERSION, NoV
 __all__ = [
     "GENERATOR_VERSION", "MAX_SEED", "MULTIPLE_CHOICE", "TASKS", "TASK_NAMES", "Baseline", "Control", "ControlError",
     "FORMAT_INSTRUCTION", "NoValidTask", "Table", "Task", "TaskKind", "Unavailable", "answer_space", "check_seed", "derive_seed", "generate",
-    "kind_of", "load_task", "plan_item", "render_spec", "task_controls", "with_style",
+    "kind_of", "load_task", "plan_item", "render_spec", "task_controls", "with_applicable",
 ]
 
 #: The registered task kinds, in the order the CLI and the app list them.
@@ -51,10 +51,12 @@ def task_controls(task: str) -> tuple[Control, ...]:
     return kind_of(task).controls
 
 
-def with_style(task: str, controls: dict, style: str) -> dict:
-    """`controls` with `style` for a task that is drawn in styles (the others have no such control)."""
-    has_style = any(control.name == "style" for control in kind_of(task).controls)
-    return {**controls, "style": style} if has_style else dict(controls)
+def with_applicable(task: str, controls: dict, **settings) -> dict:
+    """`controls` updated with those of `settings` that `task` has (e.g. style="reference", sampling="sound":
+    a run-wide choice applies to the tasks drawn in styles or sampled two ways; the others have no such
+    control)."""
+    names = {control.name for control in kind_of(task).controls}
+    return {**controls, **{name: value for name, value in settings.items() if name in names}}
 
 
 def answer_space(task: str, spec: dict | None = None) -> list[str]:

@@ -38,6 +38,14 @@ STYLE = Control(
     "how the task is written and drawn: 'reference' as the official scripts made the training data (their "
     "wording, labels at each patch's top-left corner, numbered circles on regions); 'clear' for people "
     "(centred badges, ring markers, labels named as they are)", choices=STYLES)
+#: Which tasks are drawn: our sounder rules, or the official code's where they differ (depth and position).
+SAMPLINGS = ("sound", "reference")
+SAMPLING = Control(
+    "sampling", "sound",
+    "which tasks are drawn: 'sound' by our rules (the paper's constraints over whole regions, threshold margins, "
+    "cue balancing); 'reference' by the official code's where they differ (depth: one region per depth band; "
+    "position: facings weighted 30/30/30/10, lateral-only pairs at min(H, W) // 8 within 30 px vertically)",
+    choices=SAMPLINGS)
 #: The reference's patch label height (its Arial 48 px; the scripts fell back to a ~10 px font without Arial).
 LABEL_PX = Control("label_px", 48, "reference style: height of the patch labels in pixels", minimum=8, maximum=128)
 
@@ -45,6 +53,11 @@ LABEL_PX = Control("label_px", 48, "reference style: height of the patch labels 
 def style_of(spec: dict) -> str:
     """The style a spec was drawn in; specs from before styles existed were drawn clear."""
     return spec.get("style", "clear")
+
+
+def sampling_of(spec: dict) -> str:
+    """The rules a spec was drawn by; specs from before the choice existed were drawn by ours."""
+    return spec.get("sampling", "sound")
 
 
 def border_of(spec: dict) -> int:

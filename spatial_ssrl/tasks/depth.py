@@ -2,7 +2,10 @@
 
 Constraints (the paper's, measured over each whole region, not only its centre): the normalised depth
 inside a region spans less than `max_range`, and consecutive regions are separated by a gap of more than
-`min_gap` (the nearer region's maximum to the farther region's minimum).
+`min_gap` (the nearer region's maximum to the farther region's minimum). With `sampling=reference` the
+regions are drawn as the official code drew them instead: one region whose centre pixel lies in each depth
+band, with no gap required between the regions themselves (the soundness checks then say when the order is
+not fixed by the whole regions).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from spatial_ssrl.tasks._common import (
     region_values,
     styled_regions,
 )
-from spatial_ssrl.tasks.contract import STYLE, Baseline, Table, TaskKind
+from spatial_ssrl.tasks.contract import SAMPLING, STYLE, Baseline, Table, TaskKind
 from spatial_ssrl.tasks.controls import Control
 from spatial_ssrl.tasks.drawing import annotate_depths, with_region_markers
 from spatial_ssrl.tasks.record import NoValidTask, Rendered, Task
@@ -57,7 +60,11 @@ CONTROLS = (
     Control("max_attempts", 50, "first regions tried before the scene is reported as having no valid task",
             minimum=1, maximum=1000),
     STYLE,
+    SAMPLING,
 )
+#: The official code's normalised-depth bands: with `sampling=reference`, one region's centre pixel in each
+#: (min_gap, min_separation, balance_height_cue and max_attempts do not apply then).
+REFERENCE_BANDS = ((0.0, 0.3), (0.35, 0.65), (0.7, 1.0))
 
 #: Random region triples drawn at once when balancing the height cue (vectorised; about 1 ms).
 BALANCE_DRAWS = 4096
@@ -82,6 +89,9 @@ def sample(scene, rng: np.random.Generator, controls: dict) -> dict:
     if count < REGION_COUNT:
         raise NoValidTask(f"only {count} flat regions of {size}x{size} px with valid depth "
                           f"(range < {controls['max_range']}) were found; three are needed")
+    if controls["sampling"] == "reference":
+        chosen = banded_triple(scene, candidates, rng)
+        return _spec(candidates, chosen, rng, controls)
     distance = controls["min_separation"] * min(scene.height, scene.width)
     chosen = balanced_triple(candidates, rng, controls["min_gap"], distance) if controls["balance_height_cue"] \
         else None
@@ -91,9 +101,29 @@ def sample(scene, rng: np.random.Generator, controls: dict) -> dict:
         raise NoValidTask(
             f"no three flat regions are separated by a normalised depth gap > {controls['min_gap']} "
             f"(tried {controls['max_attempts']} starting regions): the scene's depth range is too narrow")
+    return _spec(candidates, chosen, rng, controls)
+
+
+def _spec(candidates: dict, chosen: list[int], rng, controls: dict) -> dict:
+    """The spec of the chosen candidates, labelled 1..3 in random order (a reference-sampled spec says so)."""
     labels = rng.permutation(REGION_COUNT) + 1
-    regions = [candidate_region(candidates, i, label, size) for label, i in zip(labels, chosen)]
-    return {"regions": sorted(regions, key=lambda region: region["label"]), "style": controls["style"]}
+    regions = [candidate_region(candidates, i, label, controls["region_size"]) for label, i in zip(labels, chosen)]
+    spec = {"regions": sorted(regions, key=lambda region: region["label"]), "style": controls["style"]}
+    return {**spec, "sampling": "reference"} if controls["sampling"] == "reference" else spec
+
+
+def banded_triple(scene, candidates: dict, rng) -> list[int]:
+    """The official code's draw: for each band of REFERENCE_BANDS, a uniform flat region whose centre pixel's
+    normalised depth lies in it. Raises NoValidTask naming the first band without one."""
+    centre = scene.normalized_depth[candidates["y"], candidates["x"]]
+    chosen = []
+    for low, high in REFERENCE_BANDS:
+        inside = np.flatnonzero((centre >= low) & (centre <= high))
+        if len(inside) == 0:
+            raise NoValidTask(f"no flat region has its centre's normalised depth in the band [{low}, {high}] "
+                              "(sampling=reference draws one region per band)")
+        chosen.append(int(inside[rng.integers(len(inside))]))
+    return chosen
 
 
 def sequential_triple(candidates: dict, rng, gap: float, distance: float, attempts: int) -> list[int] | None:

@@ -3,6 +3,9 @@
 Seen from above, x runs to the image's right and z away from the viewer. The camera faces f and its right
 hand points r = (f_z, -f_x). For the target offset d = (dx, dz) with each axis zeroed when it is below its
 threshold, the target is in front when d.f > 0 and to the right when d.r > 0. One rotation, no case table.
+
+`sampling=sound` (the default) draws facings uniformly, keeps pairs away from the thresholds and balances the
+answer's axes and the height cue; `sampling=reference` draws as the official code did (`reference_sample`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from spatial_ssrl.tasks._common import (
     region_values,
     styled_regions,
 )
-from spatial_ssrl.tasks.contract import STYLE, Baseline, TaskKind, style_of
+from spatial_ssrl.tasks.contract import SAMPLING, STYLE, Baseline, TaskKind, style_of
 from spatial_ssrl.tasks.controls import Control
 from spatial_ssrl.tasks.drawing import (
     MARKER_FILL,
@@ -76,6 +79,7 @@ CONTROLS = (
     Control("max_attempts", 50, "camera regions tried before the scene is reported as having no valid task",
             minimum=1, maximum=1000),
     STYLE,
+    SAMPLING,
 )
 
 
@@ -148,16 +152,25 @@ def target_kinds(candidates: dict, camera: int, targets: np.ndarray, controls: d
     return np.where(~depth_passes, 0, np.where(lateral_passes, 3, 1) + np.where(concordant, 0, 1))
 
 
-def sample(scene, rng: np.random.Generator, controls: dict) -> dict:
-    """Uniform facing; a uniform camera region, then a uniform target among those with a determinate answer
-    (when balancing: among those of a kind drawn first, answer axes uniform, height cue a fair coin)."""
-    facing = list(FACINGS)[int(rng.integers(len(FACINGS)))]
+def _candidates(scene, controls: dict) -> dict:
+    """The flat regions both samplings choose from (at least two, else NoValidTask)."""
     size = controls["region_size"]
     candidates = region_candidates(scene, size, controls["max_range"], controls["min_valid_fraction"],
                                    controls["border_fraction"], stride=max(1, size // 3), strict=False)
     count = len(candidates["x"])
     if count < 2:
         raise NoValidTask(f"only {count} flat regions of {size}x{size} px with valid depth were found; two are needed")
+    return candidates
+
+
+def sample(scene, rng: np.random.Generator, controls: dict) -> dict:
+    """Uniform facing; a uniform camera region, then a uniform target among those with a determinate answer
+    (when balancing: among those of a kind drawn first, answer axes uniform, height cue a fair coin)."""
+    if controls["sampling"] == "reference":
+        return reference_sample(scene, rng, controls)
+    facing = list(FACINGS)[int(rng.integers(len(FACINGS)))]
+    candidates = _candidates(scene, controls)
+    count = len(candidates["x"])
     balance = controls["balance_cues"]
     if balance:
         axes = int(rng.integers(3))  # sideways / depth / both, then the height coin
@@ -182,25 +195,106 @@ def sample(scene, rng: np.random.Generator, controls: dict) -> dict:
         f"{controls['depth_threshold']:g} apart in normalised depth (tried {controls['max_attempts']} camera regions)")
 
 
-def _spec(candidates: dict, camera: int, target: int, facing: str, rng, controls: dict) -> dict:
+def _spec(candidates: dict, camera: int, target: int, facing: str, rng, controls: dict,
+          lateral_threshold: float | None = None) -> dict:
+    """The spec of a chosen pair: labels in random order, the options of the answer's family shuffled."""
     size = controls["region_size"]
+    lateral = controls["lateral_threshold"] if lateral_threshold is None else lateral_threshold
     camera_label = int(rng.integers(1, 3))
     labels = {camera: camera_label, target: 3 - camera_label}
     regions = [candidate_region(candidates, i, labels[i], size) for i in (camera, target)]
     answer = relative_direction(float(candidates["x"][target] - candidates["x"][camera]),
                                 float(candidates["mean"][target] - candidates["mean"][camera]), facing,
-                                controls["lateral_threshold"], controls["depth_threshold"])
+                                lateral, controls["depth_threshold"])
     family = DIAGONAL_OPTIONS if "-" in answer else CARDINAL_OPTIONS
-    return {
+    spec = {
         "regions": sorted(regions, key=lambda region: region["label"]),
         "camera": camera_label,
         "target": 3 - camera_label,
         "facing": facing,
         "options": [family[i] for i in rng.permutation(4)],
-        "thresholds": {"lateral_px": controls["lateral_threshold"], "depth": controls["depth_threshold"]},
+        "thresholds": {"lateral_px": lateral, "depth": controls["depth_threshold"]},
         "mention_height": controls["mention_height"],
         "style": controls["style"],
     }
+    return {**spec, "sampling": "reference"} if controls["sampling"] == "reference" else spec
+
+
+# ------------------------------------------------------------------------- the official code's sampling
+
+#: The official code's facing weights (left of the image, right of the image, to me, away from me).
+REFERENCE_FACING_WEIGHTS = {"left": 0.3, "right": 0.3, "toward": 0.3, "away": 0.1}
+#: Lateral-only ("near") pairs in the official code: marks less than this many pixels apart vertically.
+REFERENCE_NEAR_MAX_DY = 30
+#: Lateral-only pairs are searched from this many regions nearest the image centre outward.
+NEAR_SEARCH = 2048
+
+
+def reference_lateral_threshold(scene) -> float:
+    """The official code's lateral threshold for lateral-only pairs: min(H, W) // 8 (not the paper's 150 px)."""
+    return float(min(scene.height, scene.width) // 8)
+
+
+def reference_sample(scene, rng: np.random.Generator, controls: dict) -> dict:
+    """The official code's draw: facing weighted 30/30/30/10; then a lateral-only ("near") or depth-differing
+    ("far") pair by a fair coin (the official proportion is not known; the other kind when the scene has
+    none). Hard thresholds, no margins, no balancing (threshold_margin, balance_cues and max_attempts do not
+    apply)."""
+    names = list(REFERENCE_FACING_WEIGHTS)
+    facing = names[int(rng.choice(len(names), p=list(REFERENCE_FACING_WEIGHTS.values())))]
+    candidates = _candidates(scene, controls)
+    kinds = (near_pair, far_pair) if rng.random() < 0.5 else (far_pair, near_pair)
+    for pick in kinds:
+        pair = pick(scene, candidates, rng, controls)
+        if pair is not None:
+            camera, target, lateral = pair
+            return _spec(candidates, camera, target, facing, rng, controls, lateral)
+    raise NoValidTask(
+        f"no lateral-only pair (depths within {controls['depth_threshold']:g}, less than {REFERENCE_NEAR_MAX_DY} px "
+        f"apart vertically, at least {reference_lateral_threshold(scene):g} px apart sideways) and no pair at "
+        f"least {controls['depth_threshold']:g} apart in normalised depth (sampling=reference)")
+
+
+def near_pair(scene, candidates: dict, rng, controls: dict) -> tuple[int, int, float] | None:
+    """The lateral-only pair nearest the image centre (smallest sum of the two centres' distances to it):
+    depths within the depth threshold, |dy| < 30 px, |dx| >= min(H, W) // 8. The search starts from the
+    NEAR_SEARCH regions nearest the centre, so it stays fast on any image (the official code stopped its scan
+    after 15 s instead). Which of the two holds the camera is a fair coin. (camera, target, lateral) or None."""
+    lateral = reference_lateral_threshold(scene)
+    xs, ys, depth = candidates["x"].astype(np.float64), candidates["y"].astype(np.float64), candidates["mean"]
+    to_centre = np.hypot(xs - (scene.width - 1) / 2, ys - (scene.height - 1) / 2)
+    by_y = np.argsort(ys, kind="stable")
+    sorted_y = ys[by_y]
+    best, best_sum = None, np.inf
+    for i in np.argsort(to_centre, kind="stable")[:NEAR_SEARCH]:
+        if 2 * to_centre[i] >= best_sum:  # partners lie at least as far out: no better sum remains
+            break
+        band = by_y[np.searchsorted(sorted_y, ys[i] - REFERENCE_NEAR_MAX_DY, side="right"):
+                    np.searchsorted(sorted_y, ys[i] + REFERENCE_NEAR_MAX_DY, side="left")]
+        partners = band[(to_centre[band] >= to_centre[i]) & (np.abs(xs[band] - xs[i]) >= lateral)
+                        & (np.abs(depth[band] - depth[i]) < controls["depth_threshold"])]
+        if len(partners):
+            j = int(partners[np.argmin(to_centre[partners])])
+            if to_centre[i] + to_centre[j] < best_sum:
+                best, best_sum = (int(i), j), float(to_centre[i] + to_centre[j])
+    if best is None:
+        return None
+    camera, target = best if rng.random() < 0.5 else best[::-1]
+    return camera, target, lateral
+
+
+def far_pair(scene, candidates: dict, rng, controls: dict) -> tuple[int, int, float] | None:
+    """A uniform depth-differing pair: a uniform camera among the regions that have one, then a uniform target
+    at least the depth threshold apart in normalised depth (the lateral axis counts from `lateral_threshold`,
+    150 px by default). (camera, target, lateral threshold) or None."""
+    depth, threshold = candidates["mean"], controls["depth_threshold"]
+    # A region can hold the camera when the nearest or the farthest region is at least the threshold away.
+    cameras = np.flatnonzero(np.maximum(depth - depth.min(), depth.max() - depth) >= threshold)
+    if len(cameras) == 0:
+        return None
+    camera = int(cameras[rng.integers(len(cameras))])
+    targets = np.flatnonzero(np.abs(depth - depth[camera]) >= threshold)
+    return camera, int(targets[rng.integers(len(targets))]), controls["lateral_threshold"]
 
 
 def answer_text(spec: dict) -> str:

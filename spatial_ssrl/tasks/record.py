@@ -23,7 +23,7 @@ FORMAT_INSTRUCTION = (
 PNG_COMPRESS_LEVEL = 1
 
 #: Bumped whenever a generator's sampling or rendering changes, so old records are recognisable.
-GENERATOR_VERSION = "4"
+GENERATOR_VERSION = "5"
 
 #: The record a saved folder holds: a task, or the reason there is none.
 TASK_FILE, UNAVAILABLE_FILE = "task.json", "unavailable.json"
