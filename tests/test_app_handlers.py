@@ -465,3 +465,15 @@ def test_the_question_says_which_style_the_task_is_in(studio):
     clear = as_view(render(studio, "room", "depth", 3, style="clear"))["question"]
     assert "(reference style)" in reference and "(clear style" in clear
     assert "style" not in as_view(render(studio, "room", "crop", 3))["question"], "crop has no style"
+
+
+def test_the_question_says_which_sampling_chose_the_task(studio):
+    """The sampling control is a task control in the page; the question names it, and reference sampling gives
+    the generator's reference task (lateral threshold min(H, W) // 8 or a depth pair, spec marked)."""
+    assert ("position", "sampling") in {(owner, control.name) for owner, control in handlers.control_layout()}
+    sound = as_view(render(studio, "room", "position", 3))
+    reference = as_view(render(studio, "room", "position", 3, sampling="reference"))
+    assert "(sound sampling)" in sound["question"] and "(reference sampling)" in reference["question"]
+    expected = generate(studio.scene("room"), "position", 3, {"sampling": "reference"})
+    assert reference["current"].task.spec == expected.spec and expected.spec["sampling"] == "reference"
+    assert "sampling" not in as_view(render(studio, "room", "shuffle", 3))["question"], "shuffle has one sampling"
