@@ -41,6 +41,9 @@ def register(subparsers) -> None:
     parser.add_argument("--style", choices=STYLES, default="reference",
                         help="how tasks are written and drawn: 'reference' as the released models were trained on "
                              "them (to reproduce their setting or extend their data), 'clear' for people")
+    parser.add_argument("--no-instruction", dest="instruction", action="store_false",
+                        help="llamafactory: bare prompts (the question only); by default each prompt ends with the "
+                             "training instruction, as the model is trained and run (<think>...</think> \\boxed{})")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the build in --out (finished, or unfinished with other inputs or settings), "
                              "deleting only what that build wrote: manifest.json, .build/, its split files and "
@@ -70,7 +73,7 @@ def run(args) -> int:
         manifest = build(sources, args.out, count=args.count, mix=args.mix, seed=args.seed, fmt=args.fmt,
                          val_fraction=args.val_fraction, workers=args.workers, engine=args.engine,
                          image_format=args.image_format, overwrite=args.overwrite, progress=not args.quiet,
-                         style=args.style,
+                         style=args.style, instruction=args.instruction,
                          notes={"unpaired_depth": unpaired})
     except KeyboardInterrupt:  # build() has said how to resume; no traceback
         return 130
