@@ -9,7 +9,7 @@ import importlib
 import sys
 
 #: Subcommand modules, in the order `--help` lists them.
-COMMANDS = ("generate", "build", "eval", "train", "make-tiny-model", "score", "audit")
+COMMANDS = ("generate", "build", "eval", "train", "coldstart", "make-tiny-model", "score", "audit")
 
 
 def build_parser() -> argparse.ArgumentParser:

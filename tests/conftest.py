@@ -168,6 +168,24 @@ def make_scene_folder(root: Path, rgbd: int = 4, rgb: int = 4, order: str = "for
     return root
 
 
+def llamafactory_examples(dataset_dir: Path, dataset: str) -> list[dict]:
+    """A dataset as LLaMA-Factory's loader sees it: `dataset_info.json` names the file and its columns, and its
+    AlpacaDatasetConverter makes the user turn "prompt\\nquery" (query only when non-empty), the assistant turn
+    the response, and resolves image paths against the dataset_dir. LLaMA-Factory's qwen2_vl plugin then needs
+    exactly one `<image>` per image in the user turn, which is checked here too."""
+    info = json.loads((dataset_dir / "dataset_info.json").read_text())[dataset]
+    assert info["formatting"] == "alpaca"
+    columns = info["columns"]
+    examples = []
+    for entry in json.loads((dataset_dir / info["file_name"]).read_text()):
+        query = [entry[columns[key]] for key in ("prompt", "query") if entry.get(columns[key])]
+        images = [dataset_dir / name for name in entry[columns["images"]]]
+        user = "\n".join(query)
+        assert user.count("<image>") == len(images) and all(image.is_file() for image in images)
+        examples.append({"user": user, "assistant": entry[columns["response"]], "images": images})
+    return examples
+
+
 def read_jsonl(path: Path) -> list[dict]:
     """Every line of a JSON-lines file (the file must exist: a missing output is a failure, not no rows)."""
     return [json.loads(line) for line in path.read_text().splitlines()]

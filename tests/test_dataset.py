@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_scene_folder, read_jsonl, textured_rgb
+from conftest import llamafactory_examples, make_scene_folder, read_jsonl, textured_rgb
 from PIL import Image
 
 from spatial_ssrl.cli import main
@@ -19,6 +19,7 @@ from spatial_ssrl.data.mix import PAPER_COUNT, PAPER_MIX, VARIANTS, parse_mix, q
 from spatial_ssrl.data.plan import make_plan
 from spatial_ssrl.scenes.folders import discover_scenes
 from spatial_ssrl.tasks import FORMAT_INSTRUCTION
+from spatial_ssrl.tasks.prompt import format_prompt
 
 HEIGHT, WIDTH = 240, 320
 
@@ -232,13 +233,36 @@ def test_each_format_loads_back_with_the_same_tasks(fmt, folder, built, tmp_path
                 assert row["images"][0].size == first.size
                 assert np.array_equal(np.asarray(row["images"][0].convert("RGB")), np.asarray(first.convert("RGB")))
     else:
-        info = json.loads((out / "dataset_info.json").read_text())
-        assert info["spatial_ssrl_train"]["formatting"] == "alpaca"
-        entries = json.loads((out / "train.json").read_text()) + json.loads((out / "val.json").read_text())
-        assert len(entries) == 40
-        problems = {(r["problem"], r["answer"], len(r["images"])) for r in reference.values()}
-        assert {(e["instruction"], e["output"], len(e["images"])) for e in entries} == problems
-        assert all((out / image).is_file() for entry in entries for image in entry["images"])
+        examples = [example for split in ("train", "val") for example in llamafactory_examples(out, f"spatial_ssrl_{split}")]
+        assert len(examples) == 40
+        # the prompt is the one training and the runner build (problem, one space, the instruction)
+        problems = {(format_prompt(r["problem"]), r["answer"], len(r["images"])) for r in reference.values()}
+        assert {(e["user"], e["assistant"], len(e["images"])) for e in examples} == problems
+        assert all(e["user"].endswith(" " + FORMAT_INSTRUCTION) for e in examples)
+        assert json.loads((out / "manifest.json").read_text())["config"]["instruction"] == FORMAT_INSTRUCTION
+
+
+def test_llamafactory_prompts_match_the_runners_and_no_instruction_leaves_the_bare_question(folder, built, tmp_path):
+    """The exported prompt is the text of the chat message the runner sends (images in place); --no-instruction
+    gives the bare problem, and the manifest says which; other formats refuse the flag."""
+    reference = {r["id"]: r for r in read_jsonl(built[0] / "train.jsonl")}
+    with_instruction, bare = tmp_path / "with", tmp_path / "bare"
+    common = ["build", "--images", str(folder), "--count", "40", "--seed", "5", "--val-fraction", "0.25",
+              "--workers", "1", "--quiet", "--format", "llamafactory"]
+    assert main([*common, "--out", str(with_instruction)]) == 0
+    assert main([*common, "--out", str(bare), "--no-instruction"]) == 0
+    prompted = llamafactory_examples(with_instruction, "spatial_ssrl_train")
+    plain = llamafactory_examples(bare, "spatial_ssrl_train")
+    assert len(prompted) == len(plain) == len(reference)
+    for entry, bare_entry in zip(prompted, plain):
+        record = reference[int(entry["images"][0].name.split("_")[0])]  # images/{id}_{n}.jpg
+        assert bare_entry["user"] == record["problem"]  # bare: exactly the problem
+        message_text = "".join(part.get("text", "<image>") for part in chat_messages(record["problem"])[0]["content"])
+        assert entry["user"] == message_text == format_prompt(record["problem"])
+        assert entry["assistant"] == bare_entry["assistant"] == record["answer"]
+    assert json.loads((bare / "manifest.json").read_text())["config"]["instruction"] is None
+    assert main(["build", "--images", str(folder), "--count", "4", "--out", str(tmp_path / "e"), "--quiet",
+                 "--format", "easyr1", "--no-instruction", "--mix", "flip=1"]) == 2
 
 
 # ------------------------------------------------------------------------------------------------- CLI

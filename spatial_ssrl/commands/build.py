@@ -46,6 +46,9 @@ def register(subparsers) -> None:
                              "balancing: for new training data), 'reference' by the official code's where they "
                              "differ (depth bands; position facings 30/30/30/10 and lateral-only pairs: to "
                              "reproduce the released models' data)")
+    parser.add_argument("--no-instruction", dest="instruction", action="store_false",
+                        help="llamafactory: bare prompts (the question only); by default each prompt ends with the "
+                             "training instruction, as the model is trained and run (<think>...</think> \\boxed{})")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the build in --out (finished, or unfinished with other inputs or settings), "
                              "deleting only what that build wrote: manifest.json, .build/, its split files and "
@@ -75,7 +78,7 @@ def run(args) -> int:
         manifest = build(sources, args.out, count=args.count, mix=args.mix, seed=args.seed, fmt=args.fmt,
                          val_fraction=args.val_fraction, workers=args.workers, engine=args.engine,
                          image_format=args.image_format, overwrite=args.overwrite, progress=not args.quiet,
-                         style=args.style, sampling=args.sampling,
+                         style=args.style, sampling=args.sampling, instruction=args.instruction,
                          notes={"unpaired_depth": unpaired})
     except KeyboardInterrupt:  # build() has said how to resume; no traceback
         return 130

@@ -45,7 +45,7 @@ from spatial_ssrl.data.output import MANIFEST, prepare, write_state
 from spatial_ssrl.data.plan import Plan, make_plan
 from spatial_ssrl.data.shards import IMAGE_FORMATS, export_tasks, open_index, shard_specs, write_atomic
 from spatial_ssrl.scenes.folders import SceneSource
-from spatial_ssrl.tasks import GENERATOR_VERSION
+from spatial_ssrl.tasks import FORMAT_INSTRUCTION, GENERATOR_VERSION
 from spatial_ssrl.tasks.contract import SAMPLINGS, STYLES
 
 #: Version of the build procedure (plan, shards, retries); part of the fingerprint that guards resuming.
@@ -57,9 +57,11 @@ MAX_ROUNDS = 8
 def build(sources: list[SceneSource], out: str | os.PathLike, *, count: int, mix: str | dict = "paper",
           seed: int = 0, fmt: str = "easyr1", val_fraction: float = 0.0, workers: int | None = None,
           engine: str = "local", image_format: str = "jpeg", overwrite: bool = False, progress: bool = True,
-          notes: dict | None = None, style: str = "reference", sampling: str = "sound") -> dict:
+          notes: dict | None = None, style: str = "reference", sampling: str = "sound",
+          instruction: bool = True) -> dict:
     """Build `count` tasks from `sources` into `out` in format `fmt`; resumes an interrupted build of the
-    same inputs in `out`. Returns the manifest (also written to out/manifest.json)."""
+    same inputs in `out`. Returns the manifest (also written to out/manifest.json). `instruction=False` writes
+    llamafactory prompts without the training instruction (the other formats never hold it)."""
     wall_start = time.perf_counter()
     if count < 1 or seed < 0:
         raise ValueError("--count must be >= 1 and --seed >= 0")
@@ -70,6 +72,9 @@ def build(sources: list[SceneSource], out: str | os.PathLike, *, count: int, mix
     if fmt not in exporters.FORMATS or engine not in ENGINES or image_format not in IMAGE_FORMATS:
         raise ValueError(f"choose --format from {list(exporters.FORMATS)}, --engine from {list(ENGINES)} and "
                          f"the image format from {list(IMAGE_FORMATS)}")
+    if not instruction and fmt != "llamafactory":
+        raise ValueError(f"--no-instruction applies to --format llamafactory; {fmt} rows hold the bare problem "
+                         f"already and the trainer adds the instruction (easyr1: format_prompt.jinja)")
     mix = parse_mix(mix) if isinstance(mix, str) else dict(mix)
     plan = make_plan(sources, count, mix, seed, val_fraction)
     config = {"count": count, "mix": {name: round(weight, 9) for name, weight in mix.items()}, "seed": seed,
@@ -115,9 +120,13 @@ def build(sources: list[SceneSource], out: str | os.PathLike, *, count: int, mix
     bar.close()
     generate_seconds = time.perf_counter() - wall_start
     write_state(work, fingerprint, config, exporting=fmt)
-    files = export_tasks(database, plan, out, work, fmt)
+    prompt_instruction = FORMAT_INSTRUCTION if instruction else ""
+    files = export_tasks(database, plan, out, work, fmt, prompt_instruction)
     wall = time.perf_counter() - wall_start
-    manifest = stats.manifest(config={**config, "format": fmt, "engine": engine, "workers": workers or default_workers()},
+    exported = {"format": fmt, "engine": engine, "workers": workers or default_workers()}
+    if fmt == "llamafactory":  # the prompts' ending: the training instruction, or null for bare problems
+        exported["instruction"] = prompt_instruction or None
+    manifest = stats.manifest(config={**config, **exported},
                               files=files, fingerprint=fingerprint, notes=notes or {},
                               timing={"wall_seconds": round(wall, 3), "generate_seconds": round(generate_seconds, 3),
                                       "export_seconds": round(wall - generate_seconds, 3),

@@ -7,7 +7,9 @@
 - `hf`: the same columns as a `datasets.DatasetDict` saved with `save_to_disk` (`load_from_disk(out)`).
 - `jsonl`: `{split}.jsonl`, one full task record per line, images as files under `images/`.
 - `llamafactory`: `{split}.json` in the alpaca format with an `images` list, and the `dataset_info.json`
-  entries LLaMA-Factory needs (SFT cold start).
+  entries LLaMA-Factory needs (SFT cold start). The prompt is the one the model is trained and run with
+  (`tasks.prompt.format_prompt`: the problem, then the training instruction) unless `instruction` is ""; the
+  output is the bare answer, or one entry per response when a row carries responses (`spatial-ssrl coldstart`).
 
 Rows arrive per split in item order; every writer streams, so memory does not grow with the dataset.
 """
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Iterable
 
 from spatial_ssrl.tasks import FORMAT_INSTRUCTION
-from spatial_ssrl.tasks.prompt import chat_messages, problem_text  # noqa: F401  (chat_messages: re-exported)
+from spatial_ssrl.tasks.prompt import chat_messages, format_prompt, problem_text  # noqa: F401  (chat_messages: re-exported)
 
 FORMATS = ("easyr1", "hf", "jsonl", "llamafactory")
 #: Rows per parquet row group (images make rows large; small groups keep readers' memory low).
@@ -36,7 +38,8 @@ PAGE_BYTES = 8 << 20
 
 @dataclass
 class Row:
-    """One finished task: its item index (the id), split, variant, source scene, record and image bytes."""
+    """One finished task: its item index (the id), split, variant, source scene, record and image bytes, and
+    the target responses of an SFT row (none: the llamafactory output is the bare answer)."""
 
     index: int
     split: str
@@ -45,10 +48,14 @@ class Row:
     record: dict
     images: list[bytes]
     extension: str
+    responses: tuple[str, ...] = ()
 
 
-def export(fmt: str, out: Path, splits: dict[str, Iterable[Row]], work: Path, id_width: int = 6) -> list[str]:
-    """Write each split's rows to `out` in format `fmt`; return the written paths relative to `out`."""
+def export(fmt: str, out: Path, splits: dict[str, Iterable[Row]], work: Path, id_width: int = 6,
+           instruction: str = FORMAT_INSTRUCTION) -> list[str]:
+    """Write each split's rows to `out` in format `fmt`; return the written paths relative to `out`.
+    `instruction` is what the llamafactory prompts end with ("" for bare problems); the other formats keep the
+    bare problem, and the trainer adds the instruction (easyr1: `format_prompt.jinja`)."""
     work.mkdir(parents=True, exist_ok=True)
     if fmt == "easyr1":
         (out / "format_prompt.jinja").write_text("{{ content | trim }} " + FORMAT_INSTRUCTION + "\n")
@@ -59,7 +66,7 @@ def export(fmt: str, out: Path, splits: dict[str, Iterable[Row]], work: Path, id
     if fmt == "jsonl":
         return _write_jsonl(out, splits, id_width)
     if fmt == "llamafactory":
-        return _write_llamafactory(out, splits, id_width)
+        return _write_llamafactory(out, splits, id_width, instruction)
     raise ValueError(f"unknown format {fmt!r}; choose one of {list(FORMATS)}")
 
 
@@ -175,19 +182,24 @@ def _write_jsonl(out: Path, splits: dict[str, Iterable[Row]], id_width: int) -> 
     return written + ["images/"]
 
 
-def _write_llamafactory(out: Path, splits: dict[str, Iterable[Row]], id_width: int) -> list[str]:
+def _write_llamafactory(out: Path, splits: dict[str, Iterable[Row]], id_width: int, instruction: str) -> list[str]:
     """Alpaca-style entries (instruction / input / output / images) and their dataset_info.json; image
-    paths are relative to the output folder, LLaMA-Factory's `dataset_dir`."""
+    paths are relative to the output folder, LLaMA-Factory's `dataset_dir`. A row with responses gives one
+    entry per response, sharing the row's images."""
     (out / "images").mkdir(parents=True, exist_ok=True)
     info, written = {}, []
     for split, rows in splits.items():
         path = out / f"{split}.json"
         with open(path, "w", encoding="utf-8") as entries:
             entries.write("[")
-            for number, row in enumerate(rows):
-                entry = {"instruction": problem_text(row.record["question"], len(row.images)), "input": "",
-                         "output": row.record["answer"], "images": _save_images(out, row, id_width)}
-                entries.write(("," if number else "") + "\n  " + json.dumps(entry, ensure_ascii=False))
+            separator = ""
+            for row in rows:
+                prompt = format_prompt(problem_text(row.record["question"], len(row.images)), instruction)
+                images = _save_images(out, row, id_width)
+                for output in row.responses or (row.record["answer"],):
+                    entry = {"instruction": prompt, "input": "", "output": output, "images": images}
+                    entries.write(separator + "\n  " + json.dumps(entry, ensure_ascii=False))
+                    separator = ","
             entries.write("\n]\n")
         info[f"spatial_ssrl_{split}"] = {
             "file_name": path.name, "formatting": "alpaca",

@@ -78,7 +78,7 @@ def shard_specs(plan: Plan, attempts: list[tuple[int, int]], round_number: int, 
 def run_shard(spec: dict) -> tuple[bytes, bytes]:
     """Generate one shard: (index JSON, image bytes). A pure function of the spec (timings aside)."""
     started = time.perf_counter()
-    extension, save_options = IMAGE_FORMATS[spec["image_format"]]
+    extension = IMAGE_FORMATS[spec["image_format"]][0]
     encoded: list[bytes] = []  # joined once at the end: appending to one growing buffer re-copies it
     offset = 0
     done, failed, unreadable, load_ms = [], [], {}, []
@@ -110,9 +110,7 @@ def run_shard(spec: dict) -> tuple[bytes, bytes]:
             generated = time.process_time()
             spans = []
             for image in result.images:
-                buffer = io.BytesIO()
-                image.save(buffer, **save_options)
-                encoded.append(buffer.getvalue())
+                encoded.append(encode_image(image, spec["image_format"]))
                 spans.append([offset, len(encoded[-1])])
                 offset += len(encoded[-1])
             done.append({"index": index, "attempt": attempt, "variant": variant, "source": source.name,
@@ -121,6 +119,13 @@ def run_shard(spec: dict) -> tuple[bytes, bytes]:
     index_json = {"id": spec["id"], "done": done, "failed": failed, "unreadable": unreadable, "load_ms": load_ms,
                   "seconds": round(time.perf_counter() - started, 4)}
     return json.dumps(index_json).encode(), b"".join(encoded)
+
+
+def encode_image(image, image_format: str) -> bytes:
+    """A task image as the bytes a dataset stores in `image_format` (`IMAGE_FORMATS`)."""
+    buffer = io.BytesIO()
+    image.save(buffer, **IMAGE_FORMATS[image_format][1])
+    return buffer.getvalue()
 
 
 def write_shard(shard_dir: Path, shard_id: str, index_json: bytes, blob: bytes) -> None:
@@ -164,8 +169,10 @@ def open_index(path: Path) -> sqlite3.Connection:
     return database
 
 
-def export_tasks(database: sqlite3.Connection, plan: Plan, out: Path, work: Path, fmt: str) -> list[str]:
-    """Write the indexed tasks to `out` in format `fmt`, split by split in item order; returns the files written."""
+def export_tasks(database: sqlite3.Connection, plan: Plan, out: Path, work: Path, fmt: str,
+                 instruction: str = exporters.FORMAT_INSTRUCTION) -> list[str]:
+    """Write the indexed tasks to `out` in format `fmt`, split by split in item order; returns the files written.
+    `instruction` ends the llamafactory prompts (`exporters.export`)."""
     shard_dir = work / "shards"
 
     def read(index: int, split: str, shard: str, entry: str) -> exporters.Row:
@@ -191,4 +198,4 @@ def export_tasks(database: sqlite3.Connection, plan: Plan, out: Path, work: Path
 
     present = [split for split in SPLITS if database.execute("SELECT 1 FROM tasks WHERE split = ? LIMIT 1", (split,)).fetchone()]
     return exporters.export(fmt, out, {split: rows(split) for split in present}, work / "export",
-                            id_width=max(6, len(str(len(plan.variants) - 1))))
+                            id_width=max(6, len(str(len(plan.variants) - 1))), instruction=instruction)

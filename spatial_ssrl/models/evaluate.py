@@ -27,7 +27,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,7 @@ from spatial_ssrl.models.decoding import Decoding
 from spatial_ssrl.models.runner import MAX_PIXELS, MIN_PIXELS
 from spatial_ssrl.scenes.folders import load_scenes
 from spatial_ssrl.scenes.scene import Scene
-from spatial_ssrl.tasks import TASK_NAMES, generate, plan_item, with_applicable
+from spatial_ssrl.tasks import TASK_NAMES, derive_seed, generate, plan_item, with_applicable
 
 #: An answerer named `baseline:NAME` is the shortcut baseline NAME; `baseline:all` is every one of them.
 BASELINE_PREFIX = "baseline:"
@@ -153,7 +153,7 @@ def run_eval(models: list[str], scenes_dir: str | Path, out: str | Path, *, per_
             from spatial_ssrl.models.runner import load_model
 
             vlm = load_model(model, device=device, min_pixels=min_pixels, max_pixels=max_pixels)
-            respond = {model: _model_answerer(vlm, decoding)}
+            respond = {model: model_answerer(vlm, decoding)}
             for task, index in _progress(left, Path(model).name or model, progress):
                 generated, scene = plan_task(scenes, task, index, seed, style, sampling)
                 if scene is None:
@@ -172,10 +172,13 @@ def _unavailable(task: str, index: int, generated) -> dict:
     return {"model": None, "task": task, "index": index, "seed": generated.seed, "unavailable": generated.reason}
 
 
-def _model_answerer(vlm, decoding: Decoding):
-    """A loaded model as an answerer of `scoring.answer_item`, reporting its tokens, time and how it stopped."""
+def model_answerer(vlm, decoding: Decoding, sample: int | None = None):
+    """A loaded model as an answerer of `scoring.answer_item`, reporting its tokens, time and how it stopped.
+    With `sample` k, each task is sampled with the seed `derive_seed(task.seed, k)`: the k-th of several
+    answers to a task, reproducible whatever else is answered (`spatial-ssrl coldstart`)."""
     def respond(task, scene) -> Response:
-        generation = vlm.answer(task, decoding)
+        chosen = decoding if sample is None else replace(decoding, seed=derive_seed(task.seed, sample))
+        generation = vlm.answer(task, chosen)
         return Response(generation.text, generation.n_tokens, generation.seconds, generation.finish)
     return respond
 

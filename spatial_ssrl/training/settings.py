@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from spatial_ssrl.models.decoding import VALIDATION_TEMPERATURE, VALIDATION_TOP_P
 from spatial_ssrl.tasks.prompt import MAX_PIXELS, MIN_PIXELS
 
 
@@ -41,6 +42,42 @@ PAPER = {
     "format_weight": (0.1, "reward 0.9 x accuracy + 0.1 x format"),
     "reward_mode": ("strict", "the reference reward (exact match)"),
     "max_images": (5, "worker.rollout.limit_images = 5"),
+}
+
+#: The same official settings as EasyR1 overrides (the keys of its config): key -> the PAPER setting it carries.
+#: examples/easyr1/*.sh set every one; tests/test_recipes.py checks their values against PAPER.
+EASYR1_KEYS = {
+    "worker.rollout.n": "num_generations",
+    "worker.rollout.temperature": "temperature",
+    "worker.rollout.top_p": "top_p",
+    "algorithm.kl_coef": "beta",
+    "worker.actor.optim.lr": "learning_rate",
+    "worker.actor.optim.weight_decay": "weight_decay",
+    "worker.actor.optim.lr_warmup_ratio": "warmup_ratio",
+    "data.max_prompt_length": "max_prompt_length",
+    "data.max_response_length": "max_response_length",
+    "worker.actor.global_batch_size": "batch_prompts",
+    "data.rollout_batch_size": "rollout_prompts",
+    "trainer.total_epochs": "epochs",
+    "data.min_pixels": "min_pixels",
+    "data.max_pixels": "max_pixels",
+    "worker.rollout.limit_images": "max_images",
+}
+#: Official EasyR1 settings that TRL has no flag for (or that only name EasyR1's columns and algorithm):
+#: key -> value, as the scripts write it. The reward (format_weight, strict) is the plug-in's default.
+EASYR1_FIXED = {
+    "data.prompt_key": "problem",
+    "data.answer_key": "answer",
+    "data.image_key": "images",
+    "algorithm.adv_estimator": "grpo",
+    "algorithm.use_kl_loss": "true",
+    "algorithm.kl_penalty": "low_var_kl",
+    "worker.actor.model.freeze_vision_tower": "false",
+    "worker.rollout.val_override_config.temperature": str(VALIDATION_TEMPERATURE),
+    "worker.rollout.val_override_config.top_p": str(VALIDATION_TOP_P),
+    "worker.rollout.val_override_config.n": "1",
+    "trainer.save_freq": "5",
+    "trainer.save_limit": "3",
 }
 
 PRECISIONS = ("auto", "bf16-mixed", "bf16", "fp32")

@@ -85,6 +85,11 @@ class TaskStream:
         position, seed = self._attempt(index, attempt)
         return self.sources[position], seed
 
+    def scene(self, index: int, attempt: int):
+        """The decoded scene that attempt `attempt` of item `index` uses (None when unreadable): what an
+        answerer that looks at the scene, such as a shortcut baseline, is given beside the task."""
+        return self._scene(self._attempt(index, attempt)[0])
+
     def _attempt(self, index: int, attempt: int) -> tuple[int, int]:
         block, position = divmod(index, self.block)
         variants, ranks = self._schedule(block)

@@ -1,0 +1,181 @@
+"""`spatial-ssrl coldstart`: rejection-sampled SFT data. Only responses the strict verifier scores 1.0 are
+written, in the LLaMA-Factory format with the runner's prompt; the manifest's acceptance rates are the samples'
+own; the same seed gives the same bytes; bad flags are refused in one line before any model loads; a tiny
+model's samples are kept verbatim and are the runner's seeded samples.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import llamafactory_examples, make_scene_folder, read_jsonl
+
+from spatial_ssrl import cli
+from spatial_ssrl.analysis.baselines import BASELINES
+from spatial_ssrl.data.mix import parse_mix
+from spatial_ssrl.reward.verify import score
+from spatial_ssrl.scenes.folders import discover_scenes
+from spatial_ssrl.tasks.prompt import format_prompt, problem_text
+from spatial_ssrl.training.stream import TaskStream
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory) -> Path:
+    """Three small RGB-D scenes and two photos: every task type admits tasks."""
+    return make_scene_folder(tmp_path_factory.mktemp("scenes"), rgbd=3, rgb=2, height=96, width=128)
+
+
+def coldstart(*args: str) -> int:
+    return cli.main(["coldstart", "--quiet", *args])
+
+
+def item_of(entry: dict) -> int:
+    """The task item an entry was made from: its images are named images/{item}_{n}.jpg."""
+    return int(Path(entry["images"][0]).name.split("_")[0])
+
+
+@pytest.fixture(scope="module")
+def prior_run(scenes, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("prior") / "out"
+    assert coldstart("--model", "baseline:answer_prior", "--images", str(scenes), "--count", "24", "--samples", "3",
+                     "--seed", "7", "--out", str(out)) == 0
+    return out
+
+
+def test_only_verified_responses_are_kept_with_the_runners_prompt(prior_run, scenes):
+    samples = read_jsonl(prior_run / "samples.jsonl")
+    entries = json.loads((prior_run / "train.json").read_text())
+    assert len(samples) == 24 * 3
+    for sample in samples:  # each sample's score is the strict verifier's
+        assert sample["accepted"] == (score(sample["response"], sample["answer"]).overall == 1.0)
+    accepted = {(sample["item"], sample["response"]) for sample in samples if sample["accepted"]}
+    assert {(item_of(entry), entry["output"]) for entry in entries} == accepted  # all accepted, distinct, nothing else
+    assert 0 < len(entries) < 24  # the answer prior is right on some tasks, not all
+    stream = TaskStream(discover_scenes(scenes), parse_mix("paper"), 7)
+    examples = llamafactory_examples(prior_run, "spatial_ssrl_train")
+    for entry, example in zip(entries, examples):
+        task, _ = stream.task(item_of(entry))
+        assert example["user"] == format_prompt(problem_text(task.question, len(task.images)))
+        assert example["assistant"] == entry["output"]
+        assert entry["output"].startswith("<think>") and score(entry["output"], task.answer).overall == 1.0
+        assert len(example["images"]) == len(task.images)
+
+
+def test_the_manifest_counts_are_the_samples_and_the_rate_is_the_baselines_accuracy(prior_run, scenes):
+    manifest = json.loads((prior_run / "manifest.json").read_text())
+    samples = read_jsonl(prior_run / "samples.jsonl")
+    entries = json.loads((prior_run / "train.json").read_text())
+    assert manifest["answerer"]["kind"] == "baseline" and manifest["settings"]["seed"] == 7
+    assert manifest["settings"]["samples"] == 3 and manifest["settings"]["decoding"] is None
+    acceptance = manifest["acceptance"]
+    by_task = Counter(sample["task"] for sample in samples)
+    assert {task: row["samples"] for task, row in acceptance.items() if task != "all"} == by_task
+    assert acceptance["all"]["entries"] == len(entries) and acceptance["all"]["samples"] == 72
+    # independently: the baseline's answer to each stream task, scored; a baseline's 3 samples are one answer
+    stream = TaskStream(discover_scenes(scenes), parse_mix("paper"), 7)
+    right = Counter()
+    for item in range(24):
+        task, attempt = stream.task(item)
+        response = BASELINES["answer_prior"].respond(task, stream.scene(item, attempt))
+        right[task.task] += score(response, task.answer).overall == 1.0
+    for task, count in by_task.items():
+        row = acceptance[task]
+        assert row["accepted"] == 3 * right[task] and row["tasks_with_accepted"] == row["entries"] == right[task]
+        assert row["rate"] == pytest.approx(right[task] / (count // 3), abs=1e-6)
+
+
+def test_the_same_seed_gives_the_same_bytes_and_another_seed_other_tasks(prior_run, scenes, tmp_path):
+    again, other = tmp_path / "again", tmp_path / "other"
+    common = ["--model", "baseline:answer_prior", "--images", str(scenes), "--count", "24", "--samples", "3"]
+    assert coldstart(*common, "--seed", "7", "--out", str(again)) == 0
+    assert coldstart(*common, "--seed", "8", "--out", str(other)) == 0
+    for name in ("train.json", "samples.jsonl", "dataset_info.json"):
+        assert (again / name).read_bytes() == (prior_run / name).read_bytes()
+    images = sorted(path.name for path in (prior_run / "images").iterdir())
+    assert images == sorted(path.name for path in (again / "images").iterdir())
+    assert all((again / "images" / name).read_bytes() == (prior_run / "images" / name).read_bytes() for name in images)
+    assert (other / "samples.jsonl").read_bytes() != (prior_run / "samples.jsonl").read_bytes()
+
+
+def test_a_cue_baselines_responses_are_its_reason_and_answer_on_a_mix_of_its_task(scenes, tmp_path):
+    """A baseline's think part is its own one-sentence reason (documented: it does not sample, so its samples
+    of a task are one response)."""
+    out = tmp_path / "crop"
+    assert coldstart("--model", "baseline:crop_consensus", "--images", str(scenes), "--mix", "crop=1", "--count", "6",
+                     "--samples", "2", "--out", str(out)) == 0
+    assert set(json.loads((out / "manifest.json").read_text())["acceptance"]) == {"crop", "all"}
+    stream = TaskStream(discover_scenes(scenes), parse_mix("crop=1"), 0)
+    for sample in read_jsonl(out / "samples.jsonl"):
+        task, attempt = stream.task(sample["item"])
+        answer, why = BASELINES["crop_consensus"].answer(task, stream.scene(sample["item"], attempt))
+        assert sample["response"] == f"<think>{why}</think> \\boxed{{{answer}}}"
+
+
+REFUSED = [
+    (["--samples", "0"], "--samples must be >= 1"),
+    (["--count", "0"], "--count must be >= 1"),
+    (["--seed", "-1"], "--seed must be a whole number"),
+    (["--mix", "nonsense=1"], "nonsense"),
+    (["--model", "baseline:all"], "name one answerer"),
+    (["--model", "baseline:no_such"], "unknown baseline"),
+    (["--model", "baseline:crop_consensus"], "answers only crop"),  # the paper mix has other task types
+    (["--temperature", "0.5"], "--temperature set how a model samples"),
+    (["--model", "no/such-model", "--temperature", "0"], "--temperature 0 is greedy"),
+    (["--model", "no/such-model", "--top-p", "1.5"], "top_p must be in (0, 1]"),
+]
+
+
+@pytest.mark.parametrize("extra, message", REFUSED, ids=[message for _, message in REFUSED])
+def test_bad_flags_are_refused_in_one_line(extra, message, scenes, tmp_path, capsys, monkeypatch):
+    from spatial_ssrl.models import runner
+
+    monkeypatch.setattr(runner, "load_model", lambda *a, **k: pytest.fail("a model loaded for refused flags"))
+    args = {"--model": "baseline:answer_prior", "--images": str(scenes), "--count": "2", "--samples": "2",
+            "--out": str(tmp_path / "out")}
+    for flag, value in zip(extra[::2], extra[1::2]):
+        args[flag] = value
+    assert coldstart(*[part for pair in args.items() for part in pair]) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and "\n" not in error and error.startswith("spatial-ssrl coldstart: error:")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_occupied_out_folder_is_refused_and_left_alone(scenes, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    assert coldstart("--model", "baseline:answer_prior", "--images", str(scenes), "--count", "2", "--out", str(out)) == 2
+    assert "not an empty folder" in capsys.readouterr().err
+    assert [path.name for path in out.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.slow
+def test_a_tiny_models_samples_are_the_runners_seeded_samples_kept_verbatim(scenes, tmp_path, monkeypatch):
+    from spatial_ssrl.models.decoding import Decoding
+    from spatial_ssrl.models.runner import load_model
+    from spatial_ssrl.tasks import derive_seed
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model, out = tmp_path / "tiny", tmp_path / "out"
+    assert cli.main(["make-tiny-model", str(model)]) == 0
+    assert coldstart("--model", str(model), "--images", str(scenes), "--mix", "flip=1,shuffle=1", "--count", "2",
+                     "--samples", "2", "--max-new-tokens", "8", "--device", "cpu", "--out", str(out)) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["answerer"]["kind"] == "model"
+    assert manifest["settings"]["decoding"] == {"max_new_tokens": 8, "temperature": 1.0, "top_p": 1.0, "seed": None}
+    samples = read_jsonl(out / "samples.jsonl")
+    assert [(sample["item"], sample["sample"]) for sample in samples] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    vlm = load_model(str(model), device="cpu")
+    stream = TaskStream(discover_scenes(scenes), parse_mix("flip=1,shuffle=1"), 0)
+    for sample in samples:
+        task, _ = stream.task(sample["item"])
+        seeded = Decoding(max_new_tokens=8, temperature=1.0, seed=derive_seed(task.seed, sample["sample"]))
+        assert sample["response"] == vlm.answer(task, seeded).text
+        assert sample["accepted"] == (score(sample["response"], task.answer).overall == 1.0)
+        assert sample["n_tokens"] is not None and sample["n_tokens"] <= 8
+    entries = json.loads((out / "train.json").read_text())
+    assert [entry["output"] for entry in entries] == [s["response"] for s in samples if s["accepted"]]
+    assert manifest["acceptance"]["all"]["accepted"] == sum(sample["accepted"] for sample in samples)
