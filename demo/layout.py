@@ -9,7 +9,7 @@ import gradio as gr
 from spatial_ssrl.models.decoding import GROUP_SIZE, GROUP_TEMPERATURE
 from spatial_ssrl.tasks import TASK_NAMES
 
-from . import api, files, formatting, handlers
+from . import api, files, formatting, handlers, research
 from .markdown import NO_LATEX
 from .studio import Studio
 from .view import TaskView
@@ -156,6 +156,7 @@ def build_demo(studio: Studio) -> gr.Blocks:
                             if owner == task:
                                 controls.append(control_component(task, control))
                     groups.append(group)
+                researcher = research.build()
                 presets = gr.Examples([list(preset) for preset in handlers.PRESETS], [scene_name, task_name, seed],
                                       label="Steps for a talk", examples_per_page=10, elem_id="presets",
                                       example_labels=[f"{step}. {task} on {scene} (seed {seed})" for step, (
@@ -172,6 +173,7 @@ def build_demo(studio: Studio) -> gr.Blocks:
                                          apply_default_css=False, elem_id="model-images")
                     with gr.Tab(TAB_NAMES["overlay"], elem_id="tab-overlay"):
                         overlay = gr.Image(type="filepath", format="png", show_label=False, elem_id="overlay")
+                        option_facts = research.option_facts_view()
                     with gr.Tab(TAB_NAMES["depth"], elem_id="tab-depth"):
                         depth_note = gr.Markdown(elem_id="depth-note", latex_delimiters=NO_LATEX)
                         depth_view = gr.Image(type="filepath", format="png", show_label=False, elem_id="depth-map")
@@ -306,6 +308,7 @@ def build_demo(studio: Studio) -> gr.Blocks:
             show_controls, task_name, groups, api_visibility="undocumented").then(**render).then(
             formatting.with_link_notes, [link_notes, status_box], status_box, api_visibility="undocumented")
 
+        research.wire(studio, researcher, option_facts, current=current, link=link, revealed=revealed, mode=mode)
         api_endpoints(studio)
     # Quick per-visitor events (reveal, scoring, scene switches) run side by side, never one visitor at a time.
     return demo.queue(default_concurrency_limit=studio.task_concurrency)
@@ -375,5 +378,5 @@ def api_endpoints(studio: Studio) -> None:
 
 def launch_options() -> dict:
     """What `launch()` needs besides host and port (Gradio 6 takes theme and CSS here, not in Blocks)."""
-    return {"css": CSS, "js": ENTER_APPLIES, "theme": gr.themes.Soft(), "max_file_size": "100mb",
+    return {"css": CSS + research.CSS, "js": ENTER_APPLIES, "theme": gr.themes.Soft(), "max_file_size": "100mb",
             "footer_links": ["api", "gradio"]}

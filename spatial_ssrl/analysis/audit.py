@@ -25,21 +25,31 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import Counter
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image
 
-from spatial_ssrl.analysis.baselines import answer_prior, baselines_for, chance_level, fit_answer_prior, variant
+from spatial_ssrl.analysis.baselines import (
+    ANSWER_PRIOR,
+    answer_prior,
+    baselines_for,
+    chance_level,
+    fit_answer_prior,
+    variant,
+)
 from spatial_ssrl.analysis.quality import DISTANCE, soundness
 from spatial_ssrl.analysis.scoring import answer_item
 from spatial_ssrl.analysis.scoring import summarise as score_summary
 from spatial_ssrl.analysis.stats import uniformity_test, wilson_interval
+from spatial_ssrl.reward.verify import MODES
 from spatial_ssrl.scenes.scene import Scene
-from spatial_ssrl.tasks import TASK_NAMES, Task, generate, kind_of, plan_item, render_spec
+from spatial_ssrl.tasks import TASK_NAMES, Task, check_seed, generate, kind_of, plan_item, render_spec
+from spatial_ssrl.tasks.controls import resolve
 from spatial_ssrl.tasks.position import FACINGS, REFERENCE_FACING_WEIGHTS
 
 #: A baseline is flagged when its 95% interval lies entirely more than this above (or below) chance.
@@ -158,25 +168,110 @@ def audit_setting(scenes: list[Scene], task: str, setting: Setting, per_task: in
     prior = answer_prior(prior_table)
     answerers = {baseline.name: baseline.respond for baseline in
                  [prior, *(baseline for baseline in baselines_for(task) if baseline.name != prior.name)]}
-    rows, answered, unavailable, failed = [], {}, Counter(), Counter()
+    tally = Tally(task, setting, answerers)
     for index in range(per_task):
-        item, scene = plan_item(scenes, index, seed, setting.make)
+        tally.add(scenes, index, seed)
+    return tally.rows, tally.summary(prior_table)
+
+
+@dataclass
+class Tally:
+    """The items of one setting audited so far, one `add` at a time: a row per task, each answerer's scored
+    records, why items were unavailable and which checks failed (what `summarise` reads)."""
+
+    task: str
+    setting: Setting
+    answerers: dict[str, Callable]
+    mode: str = "strict"
+    rows: list[dict] = field(default_factory=list)
+    answered: dict[str, list[dict]] = field(default_factory=dict)
+    unavailable: Counter = field(default_factory=Counter)
+    failed: Counter = field(default_factory=Counter)
+
+    def add(self, scenes: list[Scene], index: int, seed: int) -> None:
+        """Generate item `index` (`plan_item`), check its soundness and answer it with every answerer, scored
+        in `mode` (the audit's: strict, the training reward)."""
+        item, scene = plan_item(scenes, index, seed, self.setting.make)
         if scene is None:
-            unavailable[item.reason] += 1
-            continue
+            self.unavailable[item.reason] += 1
+            return
         sound = soundness(scene, item)
-        answers = answer_item(item, scene, answerers)  # strict: the training reward
+        answers = answer_item(item, scene, self.answerers, self.mode)
         for name, answer in answers.items():
-            answered.setdefault(name, []).append(answer.record())
-        rows.append({"task": task, "setting": setting.name, "index": index, "seed": item.seed,
-                     "scene": scene.name, "variant": variant(item), "answer": item.answer,
-                     "answer_text": answer_text(item), "facing": item.spec.get("facing"),
-                     "chance": chance_level(item), "ambiguous": sound["ambiguous"],
-                     "reasons": sound["reasons"], "checks": sound["checks"],
-                     "baselines": {name: {"extracted": answer.score.extracted, "accuracy": answer.score.accuracy,
-                                          "overall": answer.score.overall} for name, answer in answers.items()}})
-        failed.update({check_group(entry["name"]) for entry in sound["checks"] if not entry["ok"]})
-    return rows, summarise(setting, rows, answered, unavailable, failed, prior_table)
+            self.answered.setdefault(name, []).append(answer.record())
+        self.rows.append({"task": self.task, "setting": self.setting.name, "index": index, "seed": item.seed,
+                          "scene": scene.name, "variant": variant(item), "answer": item.answer,
+                          "answer_text": answer_text(item), "facing": item.spec.get("facing"),
+                          "chance": chance_level(item), "ambiguous": sound["ambiguous"],
+                          "reasons": sound["reasons"], "checks": sound["checks"],
+                          "baselines": {name: {"extracted": answer.score.extracted,
+                                               "accuracy": answer.score.accuracy, "overall": answer.score.overall}
+                                        for name, answer in answers.items()}})
+        self.failed.update({check_group(entry["name"]) for entry in sound["checks"] if not entry["ok"]})
+
+    def summary(self, prior_table: dict) -> dict:
+        """`summarise` of the items so far."""
+        return summarise(self.setting, self.rows, self.answered, self.unavailable, self.failed, prior_table)
+
+
+class SeedCheck:
+    """The audit of one scene, task and controls over `n` seeds, one seed at a time, so that a caller can show
+    progress, stop at a time limit or be cancelled between seeds, and still report what was checked.
+
+    Seed i is `derive_seed(seed, i)` (the seeds of `spatial-ssrl generate --count n --seed seed`, n > 1). Each is
+    checked for soundness and answered by every shortcut baseline of its task (`baselines_for`, the answer
+    prior with its shipped table: what the app's single-task panel runs), scored in `mode`."""
+
+    def __init__(self, scene: Scene, task: str, seed: int, n: int, controls: dict | None = None,
+                 mode: str = "strict"):
+        self.controls = resolve(kind_of(task).controls, controls)  # ControlError now, not at the first seed
+        self.scene, self.task, self.seed, self.n = scene, task, check_seed(seed), int(n)
+        if self.n < 1 or mode not in MODES:
+            raise ValueError(f"n must be at least 1 and mode one of {MODES}; got n={n}, mode={mode!r}")
+        setting = Setting("given", "the given controls",
+                          lambda scene, item_seed, index: generate(scene, task, item_seed, self.controls))
+        self.tally = Tally(task, setting, {baseline.name: baseline.respond for baseline in baselines_for(task)},
+                           mode)
+        self.mode, self.checked, self.seconds, self.stopped_at_time_limit = mode, 0, 0.0, False
+
+    def run(self, time_limit: float | None = None) -> Iterator[int]:
+        """Check the seeds not yet checked, yielding how many are done after each; past `time_limit` seconds
+        (counted from this call) stop before the next seed, and say so in the report."""
+        started = time.monotonic()
+        while self.checked < self.n:
+            if time_limit is not None and time.monotonic() - started >= time_limit:
+                self.stopped_at_time_limit = True
+                return
+            before = time.monotonic()
+            self.tally.add([self.scene], self.checked, self.seed)
+            self.seconds += time.monotonic() - before
+            self.checked += 1
+            yield self.checked
+
+    def report(self) -> dict:
+        """What the seeds checked so far show: `summarise`'s rates (ambiguity, each baseline's accuracy against
+        chance, answer balance, margins) with which seeds, how many, how long, and the shares of seeds that
+        gave no task and of tasks that are sound, with their 95% intervals (JSON-serialisable)."""
+        summary = self.tally.summary(ANSWER_PRIOR)
+        generated, sound = summary["n"], summary["n"] - summary["ambiguity"]["count"]
+        return {"scene": self.scene.name, "task": self.task, "controls": self.controls, "seed": self.seed,
+                "requested": self.n, "checked": self.checked, "seconds": self.seconds,
+                "stopped_at_time_limit": self.stopped_at_time_limit, "mode": self.mode,
+                "unavailable_rate": {"count": summary["unavailable"],
+                                     "rate": summary["unavailable"] / self.checked if self.checked else None,
+                                     "ci95": wilson_interval(summary["unavailable"], self.checked)},
+                "sound": {"count": sound, "rate": sound / generated if generated else None,
+                          "ci95": wilson_interval(sound, generated)},
+                **summary}
+
+
+def check_seeds(scene: Scene, task: str, seed: int, n: int, controls: dict | None = None, *, mode: str = "strict",
+                time_limit: float | None = None) -> dict:
+    """`SeedCheck(...)` run to the end (or to `time_limit` seconds): its report."""
+    check = SeedCheck(scene, task, seed, n, controls, mode)
+    for _ in check.run(time_limit):
+        pass
+    return check.report()
 
 
 def task_audit(scene: Scene, task: Task, mode: str = "strict") -> dict:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +35,9 @@ SAVED_KEYS = {
     UNAVAILABLE_FILE: ("task", "seed", "controls", "unavailable", "scene"),
 }
 _IMAGE_NAME = re.compile(r"image_\d+\.png")
+#: Every member of a task zip carries this time (the earliest a zip can hold), so the same task always gives
+#: the same bytes, whenever and wherever it is zipped.
+ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 class NoValidTask(Exception):
@@ -88,16 +93,38 @@ class Task:
             "version": self.version,
         }
 
+    def files(self) -> dict[str, bytes]:
+        """The saved form, file name -> bytes: the images (PNG, lossless), then task.json. The one serializer
+        behind `save` and `zip_bytes`, so a folder and a zip of the same task hold the same bytes."""
+        files = {}
+        for name, image in zip(self.image_names(), self.images):
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+            files[name] = buffer.getvalue()
+        files[TASK_FILE] = (json.dumps(self.record(), indent=2, sort_keys=False) + "\n").encode("utf-8")
+        return files
+
     def save(self, out_dir: str | Path) -> Path:
         """Write task.json and the images (PNG, lossless) into `out_dir`, in place of what an earlier save
         wrote there (`clear_saved`); return the task.json path."""
         out_dir = Path(out_dir)
         clear_saved(out_dir, [*self.image_names(), TASK_FILE])
-        for name, image in zip(self.image_names(), self.images):
-            image.save(out_dir / name, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-        path = out_dir / TASK_FILE
-        path.write_text(json.dumps(self.record(), indent=2, sort_keys=False) + "\n")
-        return path
+        for name, data in self.files().items():
+            (out_dir / name).write_bytes(data)
+        return out_dir / TASK_FILE
+
+    def zip_bytes(self, folder: str) -> bytes:
+        """A zip holding `folder`/ with exactly what `save(folder)` writes, reproducibly: the same task gives
+        the same bytes (members in a fixed order, each dated ZIP_DATE_TIME, mode 644)."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for name, data in self.files().items():
+                member = zipfile.ZipInfo(f"{folder}/{name}", date_time=ZIP_DATE_TIME)
+                member.create_system, member.external_attr = 3, 0o644 << 16  # Unix, rw-r--r-- on any OS
+                # PNGs are already deflated: stored as they are; task.json is text and shrinks.
+                member.compress_type = zipfile.ZIP_STORED if name != TASK_FILE else zipfile.ZIP_DEFLATED
+                archive.writestr(member, data)
+        return buffer.getvalue()
 
 
 @dataclass
