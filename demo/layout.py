@@ -320,7 +320,8 @@ def build_demo(studio: Studio, talk_steps: list[str] | None = None) -> gr.Blocks
                               [talk_settings.toggle, steps, step_index, talk_rail.position, talk_settings.steps_box,
                                talk_settings.link, *opens], api_visibility="undocumented"))
         talk_page.wire(demo, studio, talk_settings, talk_rail, steps, step_index, opens=opens, then_render=then_render,
-                       current=current, mode=mode, question=question, views=views, reveal_outputs=reveal_outputs)
+                       show_controls=show_controls, groups=groups, task_view=task_view, current=current, mode=mode,
+                       question=question, views=views, reveal_outputs=reveal_outputs)
 
         api_endpoints(studio)
     # Quick per-visitor events (reveal, scoring, scene switches) run side by side, never one visitor at a time.

@@ -10,16 +10,17 @@ only ever carries checked values. Plain functions of their inputs, like `handler
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlencode
 
 import gradio as gr
 
-from spatial_ssrl.tasks import kind_of
+from spatial_ssrl.tasks import TASK_NAMES, kind_of
 
 from . import handlers
 from .markdown import cell, code
 from .studio import Studio
-from .view import Current
+from .view import Current, TaskView
 
 #: Query-string keys of a talk link (not permalink keys: the permalink reader never sees them).
 TALK_KEYS = ("talk", "steps")
@@ -31,6 +32,12 @@ MAX_STEPS_CHARS = 8000
 STEP_SEPARATOR = "|"
 #: Notes on refused steps shown at most (then how many more).
 MAX_NOTES = 5
+
+
+def opened_count() -> int:
+    """How many values `handlers.from_query` gives: scene, description, notes, scene name, task, seed, and
+    every control's value (what a step that changes nothing skips)."""
+    return 6 + len(handlers.control_layout())
 
 
 def tour(studio: Studio) -> list[str]:
@@ -62,7 +69,7 @@ def read_step(studio: Studio, raw: str) -> tuple[str | None, str]:
     if any(key in params for key in TALK_KEYS):
         problems.append("a step cannot hold a talk of its own.")
     notes, name, task, seed, values = handlers.read_link(studio, params)
-    problems += [note.removeprefix("⚠ ") for note in notes]
+    problems += [re.sub(r"; (showing|ignored)[^;]*$", ".", note.removeprefix("⚠ ")) for note in notes]
     if problems:
         return None, f"⚠ Step {quoted} was left out: {problems[0]}"
     return handlers.permalink(studio, studio.scene(name), task, seed, handlers.controls_for(task, values)), ""
@@ -126,9 +133,20 @@ def go(studio: Studio, steps: list[str], index: int, delta: int) -> tuple:
     """*Next* / *Previous* (keys N / P): (step index, where the talk is, the Model input view, *`from_query`'s
     values of that step); at either end the talk stays where it is."""
     if not steps:
-        return (index, position_markdown(steps, index), *[gr.skip()] * (1 + 6 + len(handlers.control_layout())))
+        return (index, position_markdown(steps, index), *[gr.skip()] * (1 + opened_count()))
     target = min(max(index + delta, 0), len(steps) - 1)
     return (target, position_markdown(steps, target), gr.Tabs(selected="images"), *open_step(studio, steps, target))
+
+
+def go_and_render(studio: Studio, show_controls, steps: list[str], index: int, delta: int) -> tuple:
+    """`go`, then that step's controls shown (`show_controls(task)`) and its task rendered
+    (`handlers.render_task`) in the same event, so that keys pressed quickly never let an earlier step's
+    render finish last."""
+    moved = go(studio, steps, index, delta)
+    if not steps:
+        return (*moved, *[gr.skip()] * (len(show_controls(TASK_NAMES[0])) + len(TaskView.names())))
+    scene, _, _, _, task, seed, *values = moved[3:]
+    return (*moved, *show_controls(task), *handlers.render_task(studio, scene, task, seed, *values))
 
 
 def open_page(studio: Studio, params: dict, steps: list[str], talk_on: bool) -> tuple:
@@ -164,7 +182,7 @@ def use_steps(studio: Studio, text: str) -> tuple:
     steps, notes = read_steps(studio, (text or "")[:MAX_STEPS * (MAX_STEP_CHARS + 1)].splitlines())
     if not steps:
         return (gr.skip(), gr.skip(), gr.skip(), "\n\n".join([*notes, "⚠ No usable step: the talk is unchanged."]),
-                *[gr.skip()] * (2 + 6 + len(handlers.control_layout())))
+                *[gr.skip()] * (2 + opened_count()))
     return (steps, 0, position_markdown(steps, 0), "\n\n".join(notes), talk_link(studio, steps), True,
             *open_step(studio, steps, 0))
 
@@ -173,11 +191,13 @@ def answer_keys(current: Current | None, typed: str, mode: str) -> tuple:
     """Keys 0-9 and A-D in talk mode: (the keys box, the result). A letter task is answered by one key (1-4
     stand for A-D); an order task once it has as many numbers as the answer. The answer is scored like a
     typed one (`handlers.human_score`); until then the result shows what was typed."""
+    keys = "".join(key for key in (typed or "").lower() if key.isalnum())
+    if not keys:  # the box was cleared (a new task, or the answer before was scored)
+        return gr.skip(), gr.skip()
     if current is None:
         return "", "Generate a task first."
     task = current.task
     kind = kind_of(task.task)
-    keys = "".join(key for key in (typed or "").lower() if key.isalnum())
     if kind.letters:
         key = keys[-1:].upper()
         answer = kind.letters[int(key) - 1] if key.isdigit() and 1 <= int(key) <= len(kind.letters) else key
@@ -205,4 +225,4 @@ def reveal_moment(studio: Studio, current: Current | None) -> tuple:
     words = ""
     if kind.letters and task.options and task.answer in kind.letters:
         words = f" {cell(task.options[kind.letters.index(task.answer)])}"
-    return (*revealed, gr.Tabs(selected="overlay"), f"## Answer: {code(task.answer)}{words}")
+    return (*revealed, gr.Tabs(selected="overlay"), f"The answer\n\n## {code(task.answer)}{words}")

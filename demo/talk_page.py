@@ -16,11 +16,12 @@ from . import talk
 from .markdown import NO_LATEX
 from .studio import Studio
 
-#: Talk mode's rules are `body.talk-mode ...` and `!important`: Gradio adds every custom rule a second time
+#: In talk mode the question's options stand in one line and its small print (the 3D view's legend, the style)
+#: is left out, so the picture keeps its room. Talk mode's rules are `body.talk-mode ...` and `!important`: Gradio adds every custom rule a second time
 #: under `.gradio-container ... .contain`, a more specific copy that a body selector cannot outweigh otherwise.
 
 #: The keys, in words (the rail and docs/app.md say the same).
-KEYS_HELP = "Keys: **N** next · **P** previous · **R** reveal · **1-5** or **A-D** answer · **F** full screen"
+KEYS_HELP = "Keys: **N** next · **P** previous · **R** reveal · **A-D** or **0-9** answer · **F** full screen"
 
 TALK_CSS = """
 body:not(.talk-mode) #talk-rail { display: none !important; }
@@ -29,29 +30,33 @@ body.talk-mode #answer-box, body.talk-mode #human-result, body.talk-mode #reveal
 body.talk-mode #soundness-panel, body.talk-mode #model-section, body.talk-mode footer { display: none !important; }
 body { --talk-room: 56vh; }
 body.talk-mode .gradio-container { max-width: 100% !important; }
-body.talk-mode #question p { font-size: 28px !important; line-height: 1.3 !important; margin: 0 0 0.35em !important; }
-body.talk-mode #question p:first-child, body.talk-mode #question p:has(> em:only-child) {
-  font-size: 18px !important; color: var(--body-text-color-subdued); }
+body.talk-mode #question p { font-size: clamp(20px, 5vw, 28px) !important; line-height: 1.3 !important; margin: 0 0 0.35em !important; }
+body.talk-mode #question p:first-child { font-size: 18px !important; color: var(--body-text-color-subdued); }
+body.talk-mode #question p:has(> em:first-child) { display: none; }
+body.talk-mode #question p br { display: none; }
+body.talk-mode #question p:not(:first-child) > strong:not(:first-child) { margin-left: 0.8em; }
 body.talk-mode #model-images .main img { width: min(100%, calc(var(--talk-room) * var(--ratio))) !important; }
 body.talk-mode #model-images .kind-crop .main img {
-  width: min(100%, calc(0.6 * var(--talk-room) * var(--ratio))) !important; }
+  width: min(100%, calc(0.56 * var(--talk-room) * var(--ratio))) !important; }
 body.talk-mode #model-images .kind-crop .option img { width: auto !important; max-width: 100%;
-  max-height: calc(0.28 * var(--talk-room)); }
+  max-height: calc(0.26 * var(--talk-room)); }
 body.talk-mode #overlay img, body.talk-mode #depth-map img { max-height: var(--talk-room) !important;
   object-fit: contain; }
 #talk-position p { font-size: 20px; margin: 0; }
 #talk-result h2 { font-size: 36px; margin: 0.2em 0; }
-#talk-answer h2 { font-size: 48px; margin: 0.2em 0; line-height: 1.15; }
-#talk-answer code { font-size: 1em; }
+#talk-answer p { font-size: 20px; margin: 0; }
+#talk-answer h2 { font-size: 48px; margin: 0 0 0.2em; line-height: 1.15; }
+#talk-answer h2 code { font-size: 1em; background: none; border: none; padding: 0; }
 #talk-help p { font-size: var(--text-sm); color: var(--body-text-color-subdued); margin: 0; }
 """
 
-#: Run once when the page opens: talk mode at once for a `?talk=1` link (before the server answers), the room
+#: Run once when the page opens: talk mode at once for a `?talk=1` link (before the server answers); the room
 #: the pictures have (`--talk-room`: the screen's height under the views' top, measured again whenever the
-#: question or the window changes size, so a long question shrinks the picture instead of pushing it off
-#: the screen), and the keys. Keys act only in talk mode, never while typing in a box, never with Ctrl/Alt/Cmd (the browser's own);
-#: PageDown/PageUp step too (what presentation clickers send). Answer keys go into the hidden keys box, whose
-#: input event scores them (`talk.answer_keys`).
+#: notes above the question, the question or the window change size, so a long question shrinks the picture instead of pushing it off the
+#: screen; on a phone, where the picture comes under a long question anyway, 80% of the screen's height as
+#: outside talk mode); and the keys. Keys act only in talk mode, never while typing in a box, never with
+#: Ctrl/Alt/Cmd (the browser's own); PageDown/PageUp step too (what presentation clickers send). Answer keys
+#: go into the hidden keys box, whose change event scores them (`talk.answer_keys`).
 TALK_KEYS_JS = """() => {
   if (new URLSearchParams(window.location.search).get('talk') === '1') {
     document.body.classList.add('talk-mode');
@@ -60,13 +65,15 @@ TALK_KEYS_JS = """() => {
     const view = document.getElementById('task-views');
     if (!view || !document.body.classList.contains('talk-mode')) { return; }
     const top = view.getBoundingClientRect().top + window.scrollY;
-    document.body.style.setProperty('--talk-room', Math.max(window.innerHeight - top - 72, 140) + 'px');
+    const room = window.innerWidth < 640 ? 0.8 * window.innerHeight : window.innerHeight - top - 72;
+    document.body.style.setProperty('--talk-room', Math.max(room, 140) + 'px');
   };
   window.addEventListener('resize', fit);
   const watched = new ResizeObserver(fit);
   const watch = () => {
-    const question = document.getElementById('question');
-    if (question) { watched.observe(question); fit(); } else { setTimeout(watch, 200); }
+    const above = ['task-status', 'question'].map((id) => document.getElementById(id));
+    if (above.every((node) => node)) { above.forEach((node) => watched.observe(node)); fit(); }
+    else { setTimeout(watch, 200); }
   };
   watch();
   new MutationObserver(fit).observe(document.body, {attributes: true, attributeFilter: ['class']});
@@ -172,8 +179,8 @@ def rail() -> TalkRail:
             next_step = gr.Button("Next ▶", variant="primary", elem_id="talk-next", min_width=100)
         reveal = gr.Button("Reveal (R)", elem_id="talk-reveal")
         keys = gr.Textbox(visible="hidden", elem_id="talk-keys")
-        result = gr.Markdown(elem_id="talk-result", latex_delimiters=NO_LATEX)
         answer = gr.Markdown(elem_id="talk-answer", latex_delimiters=NO_LATEX)
+        result = gr.Markdown(elem_id="talk-result", latex_delimiters=NO_LATEX)
         gr.Markdown(KEYS_HELP, elem_id="talk-help")
         with gr.Row():
             fullscreen = gr.Button("Full screen (F)", size="sm", elem_id="talk-fullscreen", min_width=100)
@@ -182,9 +189,12 @@ def rail() -> TalkRail:
 
 
 def wire(demo: gr.Blocks, studio: Studio, page: TalkSettings, side: TalkRail, steps: gr.State, index: gr.State, *,
-         opens: list, then_render, current, mode, question, views: gr.Tabs, reveal_outputs: list) -> None:
+         opens: list, then_render, show_controls, groups: list, task_view: list, current, mode, question,
+         views: gr.Tabs, reveal_outputs: list) -> None:
     """Connect talk mode: `opens` are the outputs of `handlers.from_query` (a step opens like a permalink),
-    `then_render(event)` chains the controls and the render after it."""
+    `then_render(event)` chains the controls and the render after it; Previous / Next do all of it in one
+    event (`talk.go_and_render` with `show_controls` into `groups`, the task into `task_view`), and a press
+    while one runs waits for it (trigger_mode="always_last")."""
     quiet = {"api_visibility": "undocumented"}
     demo.load(None, None, None, js=TALK_KEYS_JS)
     page.toggle.change(None, page.toggle, None, js=APPLY_TALK_MODE_JS)
@@ -192,11 +202,15 @@ def wire(demo: gr.Blocks, studio: Studio, page: TalkSettings, side: TalkRail, st
     page.link.change(None, page.link, None, js=SYNC_TALK_STEPS_JS)
     side.fullscreen.click(None, None, None, js=FULLSCREEN_JS)
     for button, delta in ((side.next, 1), (side.previous, -1)):
-        then_render(button.click(partial(talk.go, studio, delta=delta), [steps, index],
-                                 [index, side.position, views, *opens], **quiet))
+        button.click(partial(talk.go_and_render, studio, show_controls, delta=delta), [steps, index],
+                     [index, side.position, views, *opens, *groups, *task_view], trigger_mode="always_last",
+                     show_progress="minimal", concurrency_limit=studio.task_concurrency, concurrency_id="tasks",
+                     **quiet)
     then_render(page.use_steps.click(partial(talk.use_steps, studio), page.steps_box,
                                      [steps, index, side.position, page.notes, page.link, page.toggle, *opens],
                                      **quiet))
     side.reveal.click(partial(talk.reveal_moment, studio), current, [*reveal_outputs, views, side.answer], **quiet)
-    side.keys.input(talk.answer_keys, [current, side.keys, mode], [side.keys, side.result], **quiet)
+    # .change, not .input: Gradio's Textbox sends its input event on key presses in the box itself.
+    side.keys.change(talk.answer_keys, [current, side.keys, mode], [side.keys, side.result], show_progress="hidden",
+                     **quiet)
     question.change(lambda: ("", "", ""), None, [side.keys, side.result, side.answer], **quiet)

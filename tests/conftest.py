@@ -4,7 +4,10 @@
 - reference oracles, recomputed here without the project's code: `raw_depth`, `raw_normalized_depth`,
   `reference_seed`, `reference_direction`;
 - builders of synthetic inputs: `textured_rgb`, `smooth_rgb`, `gradient_scene`, `make_scene_folder`;
-- the app as a user starts it: `running_app`, `free_port`; and `read_jsonl`.
+- the app as a user starts it: `running_app`, `free_port`; and `read_jsonl`;
+- the app in a real browser (Debian's chromium driven by Playwright): `browser`, `app_url` (one app per test
+  module) and `shots`, the folder screenshots go to ($SPATIAL_SSRL_ARTEFACTS/screenshots when that is set,
+  as CI keeps them, else a pytest temporary folder; the path is printed).
 
 The fast subset (no test marked slow or browser) is `python -m pytest -m "not slow and not browser"`.
 """
@@ -223,3 +226,37 @@ def running_app(folder: Path, *args: str):
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+# ------------------------------------------------------------------------------------------ the browser
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+#: Milliseconds a browser action or assertion waits: the machine may be busy.
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("browser-app")) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    root = os.environ.get("SPATIAL_SSRL_ARTEFACTS")
+    folder = (Path(root) if root else tmp_path_factory.mktemp("artefacts")) / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"screenshots: {folder}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()

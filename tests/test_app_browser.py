@@ -1,51 +1,19 @@
-"""The app in a real browser: Debian's chromium driven by Playwright against `python app.py`.
-
-Screenshots go to $SPATIAL_SSRL_ARTEFACTS/screenshots when that is set (CI keeps them), else to a pytest
-temporary folder; the path is printed.
-"""
+"""The app in a real browser: Debian's chromium driven by Playwright against `python app.py` (the fixtures
+`browser`, `app_url` and `shots` are in conftest)."""
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
-from conftest import running_app
-from playwright.sync_api import Page, expect, sync_playwright
+from conftest import TIMEOUT_MS
+from playwright.sync_api import Page, expect
 
 from spatial_ssrl.tasks import TASK_NAMES
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TIMEOUT_MS = 60_000
 expect.set_options(timeout=TIMEOUT_MS)  # assertions wait as long as actions: the machine may be busy
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("browser-app")) as (url, _):
-        yield url
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    root = os.environ.get("SPATIAL_SSRL_ARTEFACTS")
-    folder = (Path(root) if root else tmp_path_factory.mktemp("artefacts")) / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"screenshots: {folder}")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
