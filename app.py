@@ -64,8 +64,11 @@ def talk_steps(studio: Studio, path: str) -> list[str]:
     """A speaker's steps file, each line checked as a permalink; refused lines are printed, one line each.
     Exits with a message when the file cannot be read or holds no usable step."""
     try:
+        if os.path.getsize(path) > talk.MAX_LINES * (talk.MAX_STEP_CHARS + 1):
+            sys.exit(f"--talk {path}: too long for a talk (at most {talk.MAX_STEPS} steps of "
+                     f"{talk.MAX_STEP_CHARS} characters)")
         with open(path, encoding="utf-8") as handle:
-            lines = handle.read(talk.MAX_STEPS * (talk.MAX_STEP_CHARS + 1) * 4).splitlines()
+            lines = handle.read().splitlines()[:talk.MAX_LINES]
     except (OSError, UnicodeDecodeError) as error:
         sys.exit(f"--talk {path}: cannot read it ({error})")
     steps, notes = talk.read_steps(studio, lines)

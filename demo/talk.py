@@ -28,6 +28,8 @@ TALK_KEYS = ("talk", "steps")
 MAX_STEPS = 40
 MAX_STEP_CHARS = 400
 MAX_STEPS_CHARS = 8000
+#: Lines of a steps file or box read at most (comments and blank lines included).
+MAX_LINES = 10 * MAX_STEPS
 #: Between steps in a shared link's `steps` value (a step's own values are percent-encoded, so never hold it).
 STEP_SEPARATOR = "|"
 #: Notes on refused steps shown at most (then how many more).
@@ -178,13 +180,15 @@ def steps_text(steps: list[str]) -> str:
 
 def use_steps(studio: Studio, text: str) -> tuple:
     """*Use these steps*: (steps, index, where the talk is, notes on refused steps, the talk link, talk mode
-    on, *`from_query`'s values of the first step); with no usable step, nothing changes but the notes."""
-    steps, notes = read_steps(studio, (text or "")[:MAX_STEPS * (MAX_STEP_CHARS + 1)].splitlines())
+    on, *`from_query`'s values of the first step, with the notes also above the task, where talk mode shows
+    them); with no usable step, nothing changes but the notes."""
+    steps, notes = read_steps(studio, (text or "").splitlines()[:MAX_LINES])
     if not steps:
         return (gr.skip(), gr.skip(), gr.skip(), "\n\n".join([*notes, "⚠ No usable step: the talk is unchanged."]),
                 *[gr.skip()] * (2 + opened_count()))
+    scene, info, link_notes, *rest = open_step(studio, steps, 0)
     return (steps, 0, position_markdown(steps, 0), "\n\n".join(notes), talk_link(studio, steps), True,
-            *open_step(studio, steps, 0))
+            scene, info, [*notes, *link_notes], *rest)
 
 
 def answer_keys(current: Current | None, typed: str, mode: str) -> tuple:

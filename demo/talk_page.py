@@ -16,13 +16,13 @@ from . import talk
 from .markdown import NO_LATEX
 from .studio import Studio
 
-#: In talk mode the question's options stand in one line and its small print (the 3D view's legend, the style)
-#: is left out, so the picture keeps its room. Talk mode's rules are `body.talk-mode ...` and `!important`: Gradio adds every custom rule a second time
-#: under `.gradio-container ... .contain`, a more specific copy that a body selector cannot outweigh otherwise.
-
 #: The keys, in words (the rail and docs/app.md say the same).
 KEYS_HELP = "Keys: **N** next · **P** previous · **R** reveal · **A-D** or **0-9** answer · **F** full screen"
 
+#: In talk mode the question's options stand in one line (one per line on a phone: `talk-narrow`) and its
+#: small print (the 3D view's legend, the style) is left out, so the picture keeps its room. The rules are
+#: `body.talk-mode ...` with `!important`: Gradio adds every custom rule a second time under
+#: `.gradio-container ... .contain`, a more specific copy that a body selector cannot outweigh otherwise.
 TALK_CSS = """
 body:not(.talk-mode) #talk-rail { display: none !important; }
 body.talk-mode #intro, body.talk-mode #banner, body.talk-mode #banner-details, body.talk-mode #studio-controls,
@@ -30,11 +30,12 @@ body.talk-mode #answer-box, body.talk-mode #human-result, body.talk-mode #reveal
 body.talk-mode #soundness-panel, body.talk-mode #model-section, body.talk-mode footer { display: none !important; }
 body { --talk-room: 56vh; }
 body.talk-mode .gradio-container { max-width: 100% !important; }
-body.talk-mode #question p { font-size: clamp(20px, 5vw, 28px) !important; line-height: 1.3 !important; margin: 0 0 0.35em !important; }
+body.talk-mode #question p { font-size: clamp(20px, 5vw, 28px) !important; line-height: 1.3 !important;
+  margin: 0 0 0.35em !important; }
 body.talk-mode #question p:first-child { font-size: 18px !important; color: var(--body-text-color-subdued); }
 body.talk-mode #question p:has(> em:first-child) { display: none; }
-body.talk-mode #question p br { display: none; }
-body.talk-mode #question p:not(:first-child) > strong:not(:first-child) { margin-left: 0.8em; }
+body.talk-mode:not(.talk-narrow) #question p br { display: none; }
+body.talk-mode:not(.talk-narrow) #question p:not(:first-child) > strong:not(:first-child) { margin-left: 0.8em; }
 body.talk-mode #model-images .main img { width: min(100%, calc(var(--talk-room) * var(--ratio))) !important; }
 body.talk-mode #model-images .kind-crop .main img {
   width: min(100%, calc(0.56 * var(--talk-room) * var(--ratio))) !important; }
@@ -52,17 +53,22 @@ body.talk-mode #overlay img, body.talk-mode #depth-map img { max-height: var(--t
 
 #: Run once when the page opens: talk mode at once for a `?talk=1` link (before the server answers); the room
 #: the pictures have (`--talk-room`: the screen's height under the views' top, measured again whenever the
-#: notes above the question, the question or the window change size, so a long question shrinks the picture instead of pushing it off the
-#: screen; on a phone, where the picture comes under a long question anyway, 80% of the screen's height as
-#: outside talk mode); and the keys. Keys act only in talk mode, never while typing in a box, never with
-#: Ctrl/Alt/Cmd (the browser's own); PageDown/PageUp step too (what presentation clickers send). Answer keys
-#: go into the hidden keys box, whose change event scores them (`talk.answer_keys`).
+#: notes above the question, the question or the window change size, so a long question shrinks the picture
+#: instead of pushing it off the screen; on a phone, where the picture comes under a long question anyway,
+#: 80% of the screen's height as outside talk mode); and the keys. Keys act only in talk mode, never while
+#: typing in a box, never with Ctrl/Alt/Cmd (the browser's own); PageDown/PageUp step too (what presentation
+#: clickers send). Answer keys go into the hidden keys box, whose change event scores them
+#: (`talk.answer_keys`).
 TALK_KEYS_JS = """() => {
   if (new URLSearchParams(window.location.search).get('talk') === '1') {
     document.body.classList.add('talk-mode');
   }
   const fit = () => {
     const view = document.getElementById('task-views');
+    const narrow = window.innerWidth < 640;  // changed only when it differs: the class observer calls fit too
+    if (document.body.classList.contains('talk-narrow') !== narrow) {
+      document.body.classList.toggle('talk-narrow', narrow);
+    }
     if (!view || !document.body.classList.contains('talk-mode')) { return; }
     const top = view.getBoundingClientRect().top + window.scrollY;
     const room = window.innerWidth < 640 ? 0.8 * window.innerHeight : window.innerHeight - top - 72;
@@ -158,7 +164,8 @@ class TalkRail:
 def settings(studio: Studio, steps: list[str], talk_on: bool) -> TalkSettings:
     """The talk settings accordion (in the controls column)."""
     with gr.Accordion("Talk mode", open=talk_on, elem_id="talk-settings"):
-        toggle = gr.Checkbox(talk_on, label="Talk mode: large type, banner and controls hidden, steps beside the "
+        # Off until the page opens: `talk.open_page` turns it on, and only a change runs APPLY_TALK_MODE_JS.
+        toggle = gr.Checkbox(False, label="Talk mode: large type, banner and controls hidden, steps beside the "
                                             "image", info=KEYS_HELP.replace("*", ""), elem_id="talk-toggle")
         steps_box = gr.Textbox(talk.steps_text(steps), lines=4, max_lines=12, elem_id="talk-steps",
                                label="Steps of the talk: one permalink per line",

@@ -126,7 +126,7 @@ def test_a_shared_link_brings_its_steps_and_notes_on_the_refused_ones(studio):
     shared = talk.STEP_SEPARATOR.join(["scene=street&task=crop&seed=3", f"scene={HOSTILE}&task=depth"])
     on, steps, index, _, _, link, *opened = talk.open_page(studio, {"talk": "1", "steps": shared}, [], False)
     got = dict(zip(OPENED, opened))
-    assert steps == ["?scene=street&task=crop&seed=3"] and index == 0 and got["task"] == "crop"
+    assert on is True and steps == ["?scene=street&task=crop&seed=3"] and index == 0 and got["task"] == "crop"
     assert len(got["notes"]) == 1 and "unknown scene" in got["notes"][0]
     assert parse_qs(link[1:])["steps"] == ["scene=street&task=crop&seed=3"]
     _, steps, *_ = talk.open_page(studio, {"talk": "1", "steps": f"scene={HOSTILE}"}, [], False)
@@ -138,7 +138,9 @@ def test_pasted_steps_start_the_talk_or_change_nothing(studio):
         studio, "?scene=street&task=crop&seed=3\nnot a link\n?scene=room&task=depth&seed=42")
     assert steps == ["?scene=street&task=crop&seed=3", "?scene=room&task=depth&seed=42"] and index == 0
     assert on is True and "Step 1 of 2" in position and "not a link" in notes
-    assert dict(zip(OPENED, opened))["task"] == "crop"
+    assert talk.steps_from_link(studio, parse_qs(link[1:])["steps"][0]) == (steps, []), "the link is the talk"
+    got = dict(zip(OPENED, opened))
+    assert got["task"] == "crop" and got["notes"] == [notes], "talk mode shows the notes above the task"
     nothing = talk.use_steps(studio, "?scene=nowhere&task=depth")
     assert all(isinstance(value, type(gr.skip())) for value in (*nothing[:3], *nothing[4:]))
     assert "No usable step" in nothing[3]
@@ -198,17 +200,21 @@ def test_a_steps_file_is_read_and_refused_lines_are_said(studio, tmp_path, capsy
         app.talk_steps(studio, str(bad))
     with pytest.raises(SystemExit, match="cannot read it"):
         app.talk_steps(studio, str(tmp_path / "missing.txt"))
+    huge = tmp_path / "huge.txt"
+    huge.write_text("?scene=room&task=depth&seed=1\n" * 100_000)
+    with pytest.raises(SystemExit, match="too long for a talk"):
+        app.talk_steps(studio, str(huge))
 
 
 def test_the_page_built_for_a_talk_opens_in_talk_mode_with_its_steps(studio):
     steps = ["?scene=street&task=crop&seed=3"]
     config = build_demo(studio, talk_steps=steps).get_config_file()
     props = {component["props"].get("elem_id"): component["props"] for component in config["components"]}
-    assert props["talk-toggle"]["value"] is True and props["talk-steps"]["value"] == steps[0]
+    assert props["talk-settings"]["open"] is True and props["talk-steps"]["value"] == steps[0]
     assert parse_qs(props["talk-link"]["value"][1:])["steps"] == ["scene=street&task=crop&seed=3"]
     plain = build_demo(studio).get_config_file()
     props = {component["props"].get("elem_id"): component["props"] for component in plain["components"]}
-    assert props["talk-toggle"]["value"] is False and props["talk-link"]["value"] == "?talk=1"
+    assert props["talk-settings"]["open"] is False and props["talk-link"]["value"] == "?talk=1"
     assert [tab["props"].get("id") for tab in plain["components"] if tab["type"] == "tabitem"
             and tab["props"].get("elem_id", "").startswith("tab-")] == ["images", "overlay", "depth", "points"]
     assert handlers.PRESETS[-1][1] == "rotation"

@@ -8,7 +8,7 @@ import re
 from urllib.parse import quote, urlencode, urlparse
 
 import pytest
-from conftest import TIMEOUT_MS
+from conftest import TIMEOUT_MS, running_app
 from playwright.sync_api import Page, expect
 
 from demo import handlers
@@ -30,7 +30,8 @@ TALK_PROBE = """() => {
                           bottom: r.bottom, width: r.width, height: r.height}; };
   const shown = (selector) => { const node = document.querySelector(selector);
                                 return !!node && node.getClientRects().length > 0; };
-  return {questionPx: parseFloat(getComputedStyle(text).fontSize), talkMode: document.body.classList.contains('talk-mode'),
+  return {questionPx: parseFloat(getComputedStyle(text).fontSize),
+          talkMode: document.body.classList.contains('talk-mode'),
           images: [...document.querySelectorAll('#model-images img')].map(img => ({...box(img),
                    loaded: img.complete && img.naturalWidth > 0})),
           container: box(document.querySelector('#model-images')),
@@ -218,7 +219,32 @@ def test_a_shared_talk_and_a_pasted_one_show_hostile_steps_as_text(browser, app_
     page.locator("#talk-leave").click()
     expect(page.locator("#talk-notes")).to_contain_text("was left out")
     expect(page.locator("#talk-notes")).to_contain_text("<a href=https://evil.example/>click</a>")
+    expect(status).to_contain_text("<a href=https://evil.example/>click</a>")  # shown above the task too
     for selector in ("a[href*='evil.example']", "img[src*='evil.example']"):
         expect(page.locator(selector)).to_have_count(0)
     assert not fetched, f"the page fetched {fetched}"
     close(page)
+
+
+def test_a_talk_from_a_file_opens_in_talk_mode_at_its_first_step(browser, tmp_path_factory, shots):
+    """`python app.py --talk steps.txt`: the page opens in talk mode at the file's first step; a refused line
+    is said in the terminal; `?talk=0` opens the studio as usual."""
+    folder = tmp_path_factory.mktemp("talk-app")
+    steps = folder / "steps.txt"
+    steps.write_text("# a two-step talk\n?scene=room&task=rotation&seed=2\n?scene=mars&task=depth\n"
+                     "http://127.0.0.1:7860/?scene=coffee&task=flip&seed=8\n")
+    with running_app(folder, "--talk", str(steps)) as (url, log):
+        assert "unknown scene 'mars'" in log.read_text() and "talk: 2 steps" in log.read_text()
+        page = open_page(browser, 1280, 720)
+        page.goto(url)
+        expect(question(page)).to_contain_text("(rotation, seed 2)")
+        expect(page.locator("#talk-position")).to_contain_text("Step 1 of 2")
+        assert_talk_view(page, 1280, 720, "talk file")
+        page.keyboard.press("n")
+        expect(question(page)).to_contain_text("(flip, seed 8)")
+        page.screenshot(path=str(shots / "talk_file_1280x720.png"))
+        page.goto(url + "?talk=0")
+        expect(question(page)).to_contain_text("(")
+        expect(page.locator("#banner")).to_be_visible()
+        assert not page.evaluate("document.body.classList.contains('talk-mode')")
+        close(page)
