@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 
-from demo import Studio, build_demo, handlers, launch_options
+from demo import Studio, build_demo, handlers, launch_options, talk
 from demo.task_files import MAX_BYTES
 from spatial_ssrl.models.zerogpu import on_zero_gpu
 from spatial_ssrl.views.geometry import POINT_BUDGET
@@ -35,6 +35,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--cache-mb", type=float, default=float(os.environ.get("SPATIAL_SSRL_CACHE_MB", CACHE_MB)),
                         help="disk for the per-task files (images, overlays, 3D views) before the least recently "
                              "used are removed (default: $SPATIAL_SSRL_CACHE_MB, else %(default)s)")
+    parser.add_argument("--talk", metavar="STEPS_FILE",
+                        help="a talk: a text file with one permalink per line (e.g. ?scene=room&task=depth&seed=42; "
+                             "'#' starts a comment); the page opens in talk mode at its first step")
     args = parser.parse_args(argv)
     if not 0 < args.cache_mb < float("inf"):
         parser.error(f"--cache-mb must be a positive number of megabytes, got {args.cache_mb}")
@@ -57,6 +60,26 @@ def exit_on_terminate() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 
+def talk_steps(studio: Studio, path: str) -> list[str]:
+    """A speaker's steps file, each line checked as a permalink; refused lines are printed, one line each.
+    Exits with a message when the file cannot be read or holds no usable step."""
+    try:
+        if os.path.getsize(path) > talk.MAX_LINES * (talk.MAX_STEP_CHARS + 1):
+            sys.exit(f"--talk {path}: too long for a talk (at most {talk.MAX_STEPS} steps of "
+                     f"{talk.MAX_STEP_CHARS} characters)")
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()[:talk.MAX_LINES]
+    except (OSError, UnicodeDecodeError) as error:
+        sys.exit(f"--talk {path}: cannot read it ({error})")
+    steps, notes = talk.read_steps(studio, lines)
+    for note in notes:
+        print(f"--talk {path}: {note.removeprefix('⚠ ')}".replace("\\", ""), flush=True)
+    if not steps:
+        sys.exit(f"--talk {path}: no usable step (one permalink per line, e.g. ?scene=room&task=depth&seed=42)")
+    print(f"talk: {len(steps)} steps from {path}", flush=True)
+    return steps
+
+
 def main(argv=None) -> None:
     limit_malloc_arenas()
     exit_on_terminate()
@@ -64,10 +87,11 @@ def main(argv=None) -> None:
     studio = Studio.from_environment(args.model, args.depth_model, point_budget=args.point_budget,
                                      cache_bytes=int(args.cache_mb * 2**20))
     print(studio.status().banner().replace("**", ""), flush=True)
+    steps = talk_steps(studio, args.talk) if args.talk else None
     if on_zero_gpu():  # ZeroGPU wants weights moved to its GPU at start-up, outside the GPU-decorated calls
         _, problem = handlers.load_vlm(studio)
         print(problem or "model loaded", flush=True)
-    build_demo(studio).launch(server_name=args.host, server_port=args.port, **launch_options())
+    build_demo(studio, talk_steps=steps).launch(server_name=args.host, server_port=args.port, **launch_options())
 
 
 if __name__ == "__main__":

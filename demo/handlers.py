@@ -58,7 +58,7 @@ GRADIO_LINK_KEYS = ("view", "lang", "__theme")
 
 #: Ready-made (scene, task, seed) steps for a talk: one click each, every one a valid task.
 PRESETS = (("coffee", "shuffle", 11), ("motorcycle", "flip", 5), ("street", "crop", 3), ("room", "depth", 42),
-           ("tabletop", "position", 7))
+           ("tabletop", "position", 7), ("astronaut", "rotation", 1))
 
 def control_layout() -> list[tuple[str, object]]:
     """Every (task, Control) pair in a fixed order: the UI has one component per pair."""
@@ -223,8 +223,15 @@ def control_value(default, value):
 
 def from_query(studio: Studio, params: dict) -> tuple:
     """Read a permalink: (scene state, scene description, notes on the link, scene name, task, seed, *every
-    control value). Every value in a link is hostile until checked: an unknown scene or task falls back to
-    the default, an out-of-range seed or control value is moved into range, a malformed one is ignored, and
+    control value), as `read_link` checks it."""
+    notes, name, task, seed, values = read_link(studio, params)
+    scene, info = pick_shipped(studio, name)
+    return (scene, info, notes, name, task, seed, *values)
+
+def read_link(studio: Studio, params: dict) -> tuple[list[str], str, str, int, list]:
+    """Check a permalink's values without loading anything: (notes, scene name, task, seed, every control
+    value). Every value in a link is hostile until checked: an unknown scene or task falls back to the
+    default, an out-of-range seed or control value is moved into range, a malformed one is ignored, and
     each replacement is a note (shown above the task) quoting what the link said, as text."""
     names = [entry["name"] for entry in studio.shipped()]
     asked_scene, asked_task = params.get("scene"), params.get("task")
@@ -253,8 +260,7 @@ def from_query(studio: Studio, params: dict) -> tuple:
             except ControlError as error:
                 notes.append(f"⚠ The link's control was ignored (the default is used): {cell(error)}")
         values.append(value)
-    scene, info = pick_shipped(studio, name)
-    return (scene, info, notes, name, task, seed, *values)
+    return notes, name, task, seed, values
 
 def default_scene(studio: Studio) -> str:
     """The first shipped RGB-D scene (every task works on it), else the first scene."""
@@ -292,22 +298,30 @@ def human_response(task: Task, answer: str) -> tuple[str | None, str]:
 
 def score_human(current: Current | None, choice: str | None, typed: str | None, mode: str) -> str:
     """Score a person's answer with the same verifier that scores the model, in the chosen mode."""
-    from spatial_ssrl.reward.verify import score
-
     if current is None:
         return "Generate a task first."
     task = current.task
     answer = choice if task.task in MULTIPLE_CHOICE and choice else typed
     if not (answer or "").strip():
         return "Type or pick an answer first."
+    result, sentence = human_score(task, answer, mode)
+    if result is None:
+        return sentence
+    return f"{sentence}\n\n{reward_markdown(result)}"
+
+def human_score(task: Task, answer: str, mode: str) -> tuple[object | None, str]:
+    """(the verifier's Score or None, one sentence: the verdict and how the answer was read, or what format
+    is expected when it cannot be read) for a person's non-empty answer."""
+    from spatial_ssrl.reward.verify import score
+
     response, reading = human_response(task, answer)
     if response is None:
-        return (f"⚠ {code(answer)} is not a {task.task} answer this page can read. Expected: "
-                f"{text(kind_of(task.task).answer_help)}.")
+        return None, (f"⚠ {code(answer)} is not a {task.task} answer this page can read. Expected: "
+                      f"{text(kind_of(task.task).answer_help)}.")
     result = score(response, task.answer, mode=mode, task=task.task, options=task.options)
     verdict = "✔ Right" if result.accuracy else "✘ Not right"
-    return (f"{verdict} (scored in {mode} mode). Read {code(answer)} {reading}, scored as the response "
-            f"{code(response)}.\n\n{reward_markdown(result)}")
+    return result, (f"{verdict} (scored in {mode} mode). Read {code(answer)} {reading}, scored as the response "
+                    f"{code(response)}.")
 
 def load_vlm(studio: Studio):
     """The model, or the message that says why it is unavailable and how to enable it."""

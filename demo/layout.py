@@ -9,7 +9,7 @@ import gradio as gr
 from spatial_ssrl.models.decoding import GROUP_SIZE, GROUP_TEMPERATURE
 from spatial_ssrl.tasks import TASK_NAMES
 
-from . import api, files, formatting, handlers, research
+from . import api, files, formatting, handlers, research, talk, talk_page
 from .markdown import NO_LATEX
 from .studio import Studio
 from .view import TaskView
@@ -81,7 +81,7 @@ CSS = """
 SYNC_ADDRESS_BAR = """(query) => {
   const kept = new URLSearchParams(window.location.search);
   const next = new URLSearchParams(query || '');
-  for (const key of ['view', 'lang', '__theme']) {
+  for (const key of ['view', 'lang', '__theme', 'talk', 'steps']) {
     if (kept.has(key) && !next.has(key)) { next.set(key, kept.get(key)); }
   }
   const search = next.toString();
@@ -101,8 +101,12 @@ ENTER_APPLIES = """() => {
 }"""
 
 
-def build_demo(studio: Studio) -> gr.Blocks:
-    """The whole app for one Studio; each visitor's scene and task live in gr.State."""
+def build_demo(studio: Studio, talk_steps: list[str] | None = None) -> gr.Blocks:
+    """The whole app for one Studio; each visitor's scene and task live in gr.State. `talk_steps` (checked
+    permalinks, `talk.read_steps`) are a speaker's talk: the page then opens in talk mode at its first step;
+    without them, talk mode (a toggle, or `?talk=1`) steps through the built-in tour."""
+    talk_on = bool(talk_steps)
+    talk_steps = talk_steps or talk.tour(studio)
     status = studio.status()
     layout = handlers.control_layout()
     entries = studio.shipped()
@@ -111,14 +115,15 @@ def build_demo(studio: Studio) -> gr.Blocks:
         scene_state = gr.State(None)
         current = gr.State(None)
         link_notes = gr.State([])
-        gr.Markdown(INTRO)
+        steps, step_index = gr.State(talk_steps), gr.State(0)
+        gr.Markdown(INTRO, elem_id="intro")
         gr.Markdown(status.headline(), elem_id="banner")
         with gr.Accordion("Details: what runs here, and how to enable the rest", open=False,
                           elem_id="banner-details"):
             gr.Markdown(status.banner(), elem_id="banner-text")
 
         with gr.Row():
-            with gr.Column(scale=2, min_width=300):
+            with gr.Column(scale=2, min_width=300, elem_id="studio-controls"):
                 with gr.Tab("Shipped scenes"):
                     gallery = gr.Gallery(value=[(str(studio.thumbnail(entry["name"])), gallery_caption(entry))
                                                 for entry in entries],
@@ -159,30 +164,34 @@ def build_demo(studio: Studio) -> gr.Blocks:
                 researcher = research.build()
                 presets = gr.Examples([list(preset) for preset in handlers.PRESETS], [scene_name, task_name, seed],
                                       label="Steps for a talk", examples_per_page=10, elem_id="presets",
-                                      example_labels=[f"{step}. {task} on {scene} (seed {seed})" for step, (
-                                          scene, task, seed) in enumerate(handlers.PRESETS, 1)])
+                                      example_labels=[f"{number}. {talk.step_label(step)}"
+                                                      for number, step in enumerate(talk.tour(studio), 1)])
                 link = gr.Textbox(label="Permalink (this query string rebuilds the task for anyone)",
                                   interactive=False, elem_id="permalink", buttons=["copy"])
+                talk_settings = talk_page.settings(studio, talk_steps, talk_on)
 
             with gr.Column(scale=3, min_width=300):
                 status_box = gr.Markdown(elem_id="task-status", latex_delimiters=NO_LATEX)
                 question = gr.Markdown(elem_id="question", latex_delimiters=NO_LATEX)
-                with gr.Tabs(elem_id="task-views"):
-                    with gr.Tab(TAB_NAMES["images"], elem_id="tab-images"):
-                        images = gr.HTML(None, html_template=MODEL_VIEW_TEMPLATE, js_on_load=None,
-                                         apply_default_css=False, elem_id="model-images")
-                    with gr.Tab(TAB_NAMES["overlay"], elem_id="tab-overlay"):
-                        overlay = gr.Image(type="filepath", format="png", show_label=False, elem_id="overlay")
-                        option_facts = research.option_facts_view()
-                    with gr.Tab(TAB_NAMES["depth"], elem_id="tab-depth"):
-                        depth_note = gr.Markdown(elem_id="depth-note", latex_delimiters=NO_LATEX)
-                        depth_view = gr.Image(type="filepath", format="png", show_label=False, elem_id="depth-map")
-                    with gr.Tab(TAB_NAMES["points"], elem_id="tab-points") as points_tab:
-                        points_note = gr.Markdown(elem_id="points-note", latex_delimiters=NO_LATEX)
-                        points = gr.Model3D(label="Point cloud (drag to turn, scroll to zoom)", height=460,
-                                            camera_position=(105, 75, None), elem_id="points")
+                with gr.Row(elem_id="talk-stage"):  # the talk rail beside the views in talk mode
+                    with gr.Column(scale=3, min_width=300), gr.Tabs(elem_id="task-views") as views:
+                        with gr.Tab(TAB_NAMES["images"], id="images", elem_id="tab-images"):
+                            images = gr.HTML(None, html_template=MODEL_VIEW_TEMPLATE, js_on_load=None,
+                                             apply_default_css=False, elem_id="model-images")
+                        with gr.Tab(TAB_NAMES["overlay"], id="overlay", elem_id="tab-overlay"):
+                            overlay = gr.Image(type="filepath", format="png", show_label=False, elem_id="overlay")
+                            option_facts = research.option_facts_view()
+                        with gr.Tab(TAB_NAMES["depth"], id="depth", elem_id="tab-depth"):
+                            depth_note = gr.Markdown(elem_id="depth-note", latex_delimiters=NO_LATEX)
+                            depth_view = gr.Image(type="filepath", format="png", show_label=False,
+                                                  elem_id="depth-map")
+                        with gr.Tab(TAB_NAMES["points"], id="points", elem_id="tab-points") as points_tab:
+                            points_note = gr.Markdown(elem_id="points-note", latex_delimiters=NO_LATEX)
+                            points = gr.Model3D(label="Point cloud (drag to turn, scroll to zoom)", height=460,
+                                                camera_position=(105, 75, None), elem_id="points")
+                    talk_rail = talk_page.rail()
 
-                with gr.Group():
+                with gr.Group(elem_id="answer-box"):
                     choice = gr.Radio([], label="Your answer", visible=False, elem_id="answer-choice")
                     answer_text = gr.Textbox(label="Your answer", visible=True, elem_id="answer-text")
                     with gr.Row(equal_height=True):
@@ -276,9 +285,8 @@ def build_demo(studio: Studio) -> gr.Blocks:
         points_tab.select(lambda: None, None, points, api_visibility="undocumented").then(
             partial(files.point_view_of, studio), current, points, api_visibility="undocumented")
 
-        reveal_button.click(partial(handlers.reveal, studio), current,
-                            [overlay, revealed, spec, soundness_panel, soundness_text, baselines_text],
-                            api_visibility="undocumented")
+        reveal_outputs = [overlay, revealed, spec, soundness_panel, soundness_text, baselines_text]
+        reveal_button.click(partial(handlers.reveal, studio), current, reveal_outputs, api_visibility="undocumented")
         baselines_button.click(handlers.run_baselines, [current, mode], baselines_text,
                                concurrency_limit=studio.task_concurrency, concurrency_id="tasks",
                                api_visibility="undocumented")
@@ -300,13 +308,22 @@ def build_demo(studio: Studio) -> gr.Blocks:
                            [group_table, group_summary], concurrency_limit=studio.model_concurrency,
                            concurrency_id="model", api_visibility="undocumented")
 
-        def open_permalink(request: gr.Request):
-            return handlers.from_query(studio, dict(request.query_params))
+        opens = [scene_state, scene_info, link_notes, scene_name, task_name, seed, *controls]
 
-        demo.load(open_permalink, None, [scene_state, scene_info, link_notes, scene_name, task_name, seed, *controls],
-                  api_visibility="undocumented").then(
-            show_controls, task_name, groups, api_visibility="undocumented").then(**render).then(
-            formatting.with_link_notes, [link_notes, status_box], status_box, api_visibility="undocumented")
+        def open_permalink(request: gr.Request):
+            return talk.open_page(studio, dict(request.query_params), talk_steps, talk_on)
+
+        def then_render(event):
+            """After a link or a talk step opened: its task's controls, the task, then the link's notes."""
+            return event.then(show_controls, task_name, groups, api_visibility="undocumented").then(**render).then(
+                formatting.with_link_notes, [link_notes, status_box], status_box, api_visibility="undocumented")
+
+        then_render(demo.load(open_permalink, None,
+                              [talk_settings.toggle, steps, step_index, talk_rail.position, talk_settings.steps_box,
+                               talk_settings.link, *opens], api_visibility="undocumented"))
+        talk_page.wire(demo, studio, talk_settings, talk_rail, steps, step_index, opens=opens, then_render=then_render,
+                       show_controls=show_controls, groups=groups, task_view=task_view, current=current, mode=mode,
+                       question=question, views=views, reveal_outputs=reveal_outputs)
 
         research.wire(studio, researcher, option_facts, current=current, link=link, revealed=revealed, mode=mode)
         api_endpoints(studio)
@@ -378,5 +395,6 @@ def api_endpoints(studio: Studio) -> None:
 
 def launch_options() -> dict:
     """What `launch()` needs besides host and port (Gradio 6 takes theme and CSS here, not in Blocks)."""
-    return {"css": CSS + research.CSS, "js": ENTER_APPLIES, "theme": gr.themes.Soft(), "max_file_size": "100mb",
+    return {"css": CSS + research.CSS + talk_page.TALK_CSS, "js": ENTER_APPLIES, "theme": gr.themes.Soft(),
+            "max_file_size": "100mb",
             "footer_links": ["api", "gradio"]}

@@ -4,8 +4,10 @@
 - reference oracles, recomputed here without the project's code: `raw_depth`, `raw_normalized_depth`,
   `reference_seed`, `reference_direction`;
 - builders of synthetic inputs: `textured_rgb`, `smooth_rgb`, `gradient_scene`, `make_scene_folder`;
-- the app as a user starts it: `running_app`, `free_port`; in Debian's chromium (Playwright): `browser`,
-  `app_url` (one app per test module), `shots` (where screenshots go); and `read_jsonl`.
+- the app as a user starts it: `running_app`, `free_port`; and `read_jsonl`;
+- the app in a real browser (Debian's chromium driven by Playwright): `browser`, `app_url` (one app per test
+  module) and `shots`, the folder screenshots go to ($SPATIAL_SSRL_ARTEFACTS/screenshots when that is set,
+  as CI keeps them, else a pytest temporary folder; the path is printed).
 
 The fast subset (no test marked slow or browser) is `python -m pytest -m "not slow and not browser"`.
 """
