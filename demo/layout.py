@@ -77,7 +77,8 @@ CSS = """
 .prose table { display: block; max-width: 100%; overflow-x: auto; }
 """
 #: A link restores the task: the address bar follows the permalink without reloading the page; with no
-#: permalink (an upload) it drops the previous one, keeping only Gradio's own keys (theme, language, view).
+#: permalink (an upload) it drops the previous one, keeping only Gradio's own keys (theme, language, view) and
+#: a talk's (talk, steps).
 SYNC_ADDRESS_BAR = """(query) => {
   const kept = new URLSearchParams(window.location.search);
   const next = new URLSearchParams(query || '');
@@ -325,7 +326,8 @@ def build_demo(studio: Studio, talk_steps: list[str] | None = None) -> gr.Blocks
                        show_controls=show_controls, groups=groups, task_view=task_view, current=current, mode=mode,
                        question=question, views=views, reveal_outputs=reveal_outputs)
 
-        research.wire(studio, researcher, option_facts, current=current, link=link, revealed=revealed, mode=mode)
+        research.wire(studio, researcher, option_facts, current=current, link=link, revealed=revealed, mode=mode,
+                      form=[scene_state, task_name, seed, *controls])
         api_endpoints(studio)
     # Quick per-visitor events (reveal, scoring, scene switches) run side by side, never one visitor at a time.
     return demo.queue(default_concurrency_limit=studio.task_concurrency)

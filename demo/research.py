@@ -23,6 +23,7 @@ from spatial_ssrl.tasks import ControlError, kind_of
 from spatial_ssrl.tasks.controls import shown
 from spatial_ssrl.tasks.crop import KIND_CAPTIONS
 
+from . import handlers
 from .markdown import NO_LATEX, cell, code
 from .studio import Studio
 from .view import Current
@@ -145,20 +146,24 @@ def seed_count(value) -> tuple[int | None, str]:
                   f"{cell(shown(value))}.")
 
 
-def check_seeds(current: Current | None, n, mode: str):
-    """*Check N seeds*: the soundness checks and shortcut answerers over N seeds of the current scene, task and
-    controls (`SeedCheck`), scored in the page's verifier mode. Yields the rates so far every
-    PROGRESS_SECONDS (so Stop keeps them) and stops after SEED_CHECK_SECONDS."""
-    if current is None:
-        yield "Generate a task first."
+def check_seeds(scene, task_name: str, seed, n, mode: str, *values):
+    """*Check N seeds*: the soundness checks and shortcut answerers over N seeds of the page's scene, task, seed
+    and controls (`SeedCheck`), scored in the page's verifier mode; from the form, not the shown task, so it
+    also runs when the seed in the box gave no task. Yields the rates so far every PROGRESS_SECONDS (so Stop
+    keeps them) and stops after SEED_CHECK_SECONDS."""
+    if scene is None:
+        yield "⚠ Choose a shipped scene or upload one first."
         return
     count, problem = seed_count(n)
     if problem:
         yield problem
         return
-    task = current.task
+    seed, seed_note = handlers.valid_seed(seed)
+    if seed_note:
+        yield f"⚠ {seed_note}"
+        return
     try:
-        check = SeedCheck(current.scene, task.task, task.seed, count, task.controls, mode)
+        check = SeedCheck(scene, task_name, seed, count, handlers.controls_for(task_name, values), mode)
     except (ControlError, ValueError) as error:
         yield f"⚠ {cell(error)}"
         return
@@ -196,8 +201,9 @@ def seed_check_markdown(report: dict, running: bool) -> str:
     generated, unavailable = report["n"], report["unavailable_rate"]
     ambiguity, sound = report["ambiguity"], report["sound"]
     lines = [f"### {cell(report['scene'])} · {task} over {requested} seeds",
-             (f"{status} Seeds derived from {report['seed']} as by `generate --count {requested} --seed "
-              f"{report['seed']}`; controls: {controls}; verifier: {report['mode']}."),
+             (f"{status} Seed i is derive_seed({report['seed']}, i)"
+              + (f", as `generate --count {requested} --seed {report['seed']}` draws them" if requested > 1 else "")
+              + f"; controls: {controls}; verifier: {report['mode']}."),
              "", f"- **Sound** (the picture settles the answer): {share(checked=generated, **sound)}",
              f"- **Ambiguous** (a soundness check failed): {share(checked=generated, **ambiguity)}",
              f"- **No task** (the generator refused the seed): {share(checked=checked, **unavailable)}"]
@@ -258,8 +264,9 @@ def build() -> SimpleNamespace:
 
 
 def wire(studio: Studio, parts: SimpleNamespace, facts: gr.HTML, *, current: gr.State, link: gr.Textbox,
-         revealed: gr.Markdown, mode: gr.Radio) -> None:
-    """Connect the researcher's section and the option facts to the page's task, link, Reveal and mode."""
+         revealed: gr.Markdown, mode: gr.Radio, form: list) -> None:
+    """Connect the researcher's section and the option facts to the page's task, link, Reveal and mode; `form`
+    is [scene state, task name, seed, *every control component] (what the seed check reads)."""
     hidden = {"api_visibility": "undocumented"}
     parts.download.click(partial(task_zip, studio), current, [parts.zip_file, parts.note], **hidden).success(
         None, None, None, js=START_DOWNLOAD)
@@ -272,6 +279,7 @@ def wire(studio: Studio, parts: SimpleNamespace, facts: gr.HTML, *, current: gr.
         trigger(option_facts, [current, revealed], facts, **hidden)
     # One seed check at a time in the whole app (its own queue: task generation keeps its four), each capped
     # in seeds and seconds; Stop ends it between seeds and keeps the rates so far.
-    checking = parts.check.click(check_seeds, [current, parts.seeds, mode], parts.report, concurrency_limit=1,
-                                 concurrency_id="seed-check", show_progress="minimal", **hidden)
+    scene, task_name, seed, *controls = form
+    checking = parts.check.click(check_seeds, [scene, task_name, seed, parts.seeds, mode, *controls], parts.report,
+                                 concurrency_limit=1, concurrency_id="seed-check", show_progress="minimal", **hidden)
     parts.stop.click(None, None, None, cancels=[checking])

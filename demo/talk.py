@@ -11,6 +11,7 @@ only ever carries checked values. Plain functions of their inputs, like `handler
 from __future__ import annotations
 
 import re
+import string
 from urllib.parse import parse_qs, urlencode
 
 import gradio as gr
@@ -191,11 +192,15 @@ def use_steps(studio: Studio, text: str) -> tuple:
             scene, info, [*notes, *link_notes], *rest)
 
 
+#: The keys that answer in talk mode (ASCII only: '²'.isdigit() is true, but it is no answer).
+ANSWER_KEYS = frozenset(string.digits + string.ascii_lowercase)
+
+
 def answer_keys(current: Current | None, typed: str, mode: str) -> tuple:
     """Keys 0-9 and A-D in talk mode: (the keys box, the result). A letter task is answered by one key (1-4
     stand for A-D); an order task once it has as many numbers as the answer. The answer is scored like a
     typed one (`handlers.human_score`); until then the result shows what was typed."""
-    keys = "".join(key for key in (typed or "").lower() if key.isalnum())
+    keys = "".join(key for key in (typed or "").lower() if key in ANSWER_KEYS)
     if not keys:  # the box was cleared (a new task, or the answer before was scored)
         return gr.skip(), gr.skip()
     if current is None:
@@ -208,7 +213,7 @@ def answer_keys(current: Current | None, typed: str, mode: str) -> tuple:
         complete = bool(answer)
     else:
         numbers = [key for key in keys if key.isdigit()]
-        width = len(kind.answer_space(task.spec)[0].split("-"))
+        width = kind.answer_width(task.spec)
         answer, complete = " ".join(numbers), len(numbers) >= width
         if not complete:
             return gr.skip(), f"Your answer: **{cell(answer) or '…'}** ({len(numbers)} of {width} numbers)"

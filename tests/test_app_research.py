@@ -88,12 +88,19 @@ def test_option_facts_appear_after_reveal_with_the_records_kinds_and_distances(s
     assert research.option_facts(None, "### Answer") is None
 
 
+def run_check(scene, task: str, seed, n, mode: str = "strict", **changes) -> list[str]:
+    """`research.check_seeds` as the page calls it: the form's scene, task, seed, N, mode and every control."""
+    values = [changes.get(control.name, control.default) if owner == task else control.default
+              for owner, control in handlers.control_layout()]
+    return list(research.check_seeds(scene, task, seed, n, mode, *values))
+
+
 def test_checking_a_few_seeds_shows_the_librarys_rates(studio):
-    current = current_task(studio, "room", "crop", 9)
-    steps = list(research.check_seeds(current, 3, "strict"))
+    scene = studio.scene("room")
+    steps = run_check(scene, "crop", 9, 3)
     assert "Checking… 0 of 3" in steps[0], "progress first"
     final = steps[-1]
-    report = check_seeds(current.scene, "crop", 9, 3)
+    report = check_seeds(scene, "crop", 9, 3)
     assert "Checked **3 of 3** seeds" in final and "--count 3 --seed 9" in final
     assert f"- **Sound** (the picture settles the answer): {research.share(checked=3, **report['sound'])}" in final
     assert f"(chance {report['chance']:.1%})" in final
@@ -102,29 +109,40 @@ def test_checking_a_few_seeds_shows_the_librarys_rates(studio):
         assert f"{result['correct']} of 3" in line
     assert "crop_boundary` | 3 of 3: 100.0%" in final
     assert f"chi-square {report['answer_balance']['chi2']:.2f}" in final
-    lenient = list(research.check_seeds(current, 2, "lenient"))[-1]
+    lenient = run_check(scene, "crop", 9, 2, "lenient")[-1]
     assert "verifier: lenient" in lenient
+    single = run_check(scene, "crop", 9, 1)[-1]
+    assert "derive_seed(9, i)" in single and "--count" not in single, "one seed is not `generate --count 1`"
+
+
+def test_the_check_reads_the_form_so_a_seed_without_a_task_can_be_checked(studio):
+    """The shown task is none when the seed gave no task; the check runs from the form's values anyway, and
+    the form's controls are the ones checked (reference sampling here)."""
+    flat = Scene(rgb=np.full((240, 320, 3), 120, np.uint8), depth=np.full((240, 320), 5.0, np.float32), name="flat")
+    final = run_check(flat, "depth", 4, 3)[-1]
+    assert "- **No task** (the generator refused the seed): 3 of 3: 100.0%" in final and "Why no task" in final
+    room = run_check(studio.scene("room"), "position", 4, 2, sampling="reference")[-1]
+    assert "` sampling=reference `" in room and "Checked **2 of 2**" in room
 
 
 @pytest.mark.parametrize("bad", [0, 201, 2.5, -3, None, "many", float("nan"), 10**400])
 def test_the_number_of_seeds_is_range_checked(studio, bad):
-    current = current_task(studio, "room", "shuffle", 1)
-    (message,) = list(research.check_seeds(current, bad, "strict"))
+    (message,) = run_check(studio.scene("room"), "shuffle", 1, bad)
     assert "whole number from 1 to 200" in message
 
 
 def test_a_seed_check_stops_at_the_time_limit_and_says_so(studio, monkeypatch):
-    current = current_task(studio, "room", "rotation", 1)
     monkeypatch.setattr(research, "SEED_CHECK_SECONDS", 0.2)
-    final = list(research.check_seeds(current, 200, "strict"))[-1]
+    final = run_check(studio.scene("room"), "rotation", 1, 200)[-1]
     assert "Stopped at the time limit" in final and "of 200 seeds checked" in final
-    assert list(research.check_seeds(None, 5, "strict")) == ["Generate a task first."]
+    assert run_check(None, "shuffle", 1, 5) == ["⚠ Choose a shipped scene or upload one first."]
+    (note,) = run_check(studio.scene("room"), "shuffle", 2**40, 5)
+    assert "seed" in note and "4294967295" in note
 
 
 def test_an_uploads_name_and_refusals_are_shown_as_text(studio):
     scene = Scene(rgb=np.full((256, 256, 3), 120, np.uint8), name="[x](https://evil.example/) <b>grey</b>")
-    task = generate(scene, "shuffle", 0, {"min_patch_difference": 0.0})
-    final = list(research.check_seeds(view.Current(scene, task), 2, "strict"))[-1]
+    final = run_check(scene, "shuffle", 0, 2, min_patch_difference=0.0)[-1]
     assert markdown.cell(scene.name) in final and "](https://evil" not in final and "<b>" not in final
     assert "- **Ambiguous** (a soundness check failed): 2 of 2: 100.0% (34%–100%)" in final
     assert "Failed checks: closest patch pair (2)" in final

@@ -233,3 +233,12 @@ def test_a_step_and_its_task_come_in_one_event(studio):
     assert moved[0] == 2 and [group.visible for group in groups] == [task == "crop" for task in TASK_NAMES]
     assert view["current"].task.task == "crop" and view["current"].task.seed == 3
     assert "(crop, seed 3)" in view["question"] and view["link"] == steps[2]
+
+
+def test_keys_other_than_ascii_digits_and_letters_answer_nothing(studio):
+    """The keys box is reachable through the queue API: '²' and Arabic-Indic digits pass str.isdigit() but are
+    no answer keys; they are ignored instead of crashing int() or being read as numbers."""
+    letter_task = current_of(studio, "tabletop", "position", 7)
+    assert all(isinstance(value, type(gr.skip())) for value in talk.answer_keys(letter_task, "²", "strict"))
+    order_task = current_of(studio, "room", "depth", 42)
+    assert all(isinstance(value, type(gr.skip())) for value in talk.answer_keys(order_task, "٣٢١", "strict"))

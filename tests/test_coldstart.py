@@ -179,3 +179,42 @@ def test_a_tiny_models_samples_are_the_runners_seeded_samples_kept_verbatim(scen
     entries = json.loads((out / "train.json").read_text())
     assert [entry["output"] for entry in entries] == [s["response"] for s in samples if s["accepted"]]
     assert manifest["acceptance"]["all"]["accepted"] == sum(sample["accepted"] for sample in samples)
+
+
+@pytest.mark.slow
+def test_a_models_accepted_response_is_written_verbatim_and_its_rejected_one_is_not(scenes, tmp_path, monkeypatch):
+    """A random tiny model never writes an accepted answer in 8 tokens, so the model path's keep-or-drop is
+    driven by a scripted policy over the real loaded model: sample 0 of each task answers right in the
+    training format (with a unique marker), sample 1 is the model's own output. Exactly the scripted
+    responses reach train.json, character for character, through the model answerer."""
+    from dataclasses import replace
+
+    from spatial_ssrl.models import runner
+    from spatial_ssrl.tasks import derive_seed
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model, out = tmp_path / "tiny", tmp_path / "out"
+    assert cli.main(["make-tiny-model", str(model)]) == 0
+    real_load = runner.load_model
+
+    def scripted_load(*args, **kwargs):
+        vlm = real_load(*args, **kwargs)
+        own_answer = vlm.answer
+
+        def answer(task, decoding):
+            generation = own_answer(task, decoding)
+            if decoding.seed == derive_seed(task.seed, 0):
+                return replace(generation, text=f"<think>scripted {task.seed} ✓</think> \\boxed{{{task.answer}}}")
+            return generation
+        vlm.answer = answer
+        return vlm
+
+    monkeypatch.setattr(runner, "load_model", scripted_load)
+    assert coldstart("--model", str(model), "--images", str(scenes), "--mix", "flip=1,shuffle=1", "--count", "2",
+                     "--samples", "2", "--max-new-tokens", "8", "--device", "cpu", "--out", str(out)) == 0
+    samples = read_jsonl(out / "samples.jsonl")
+    kept = [sample["response"] for sample in samples if sample["accepted"]]
+    assert kept and all(sample["accepted"] == (sample["sample"] == 0) for sample in samples)
+    entries = json.loads((out / "train.json").read_text())
+    assert [entry["output"] for entry in entries] == kept and all("✓</think>" in text for text in kept)
+    assert json.loads((out / "manifest.json").read_text())["acceptance"]["all"]["accepted"] == len(kept) == 2

@@ -145,6 +145,11 @@ class TaskKind:
         """The label of the spec's answer-space variant (what the answer prior and the audit key by)."""
         return self.name
 
+    def answer_width(self, spec: dict | None = None) -> int:
+        """How many numbers an order answer holds ('2-1-3': 3); 0 for a letter task."""
+        space = [] if self.letters else self.answer_space(spec)
+        return len(space[0].split("-")) if space else 0
+
     def parse_answer(self, typed: str, task: Task) -> str | None:
         """A person's typed answer as the canonical answer string, or None if it cannot be read.
 
@@ -165,7 +170,7 @@ class TaskKind:
             folded = [option.lower() for option in task.options or []]
             return self.letters[folded.index(typed.lower())] if typed.lower() in folded else None
         numbers = _NUMBERS.findall(typed)
-        width = len(space[0].split("-")) if space else 0
+        width = self.answer_width(task.spec)
         if len(numbers) == 1 and len(numbers[0]) == width and all(len(part) == 1 for part in space[0].split("-")):
             numbers = list(numbers[0])  # '132'
         answer = "-".join(str(int(number)) for number in numbers)
