@@ -39,12 +39,14 @@ def variant(task: Task) -> str:
 # -------------------------------------------------------------------------------------- answer prior
 
 #: Most common answer per variant, fitted on the shipped scenes and official samples with seeds no audit item
-#: uses: the `default` settings' `answer_prior` of `spatial-ssrl audit --scenes ../shared/data/official_samples
+#: uses: the `sound` settings' `answer_prior` of `spatial-ssrl audit --scenes ../shared/data/official_samples
 #: --assets --per-task 200 --seed 1` (items 200-399). Answers are balanced, so this is near chance by design;
 #: `spatial-ssrl audit` refits it on its own separate seeds.
 ANSWER_PRIOR = {
     "shuffle 2x2": "0-3-1-2", "shuffle 2x2 masked": "3-2-0-1", "shuffle 1x3": "0-2-1", "shuffle 1x4": "0-2-3-1",
     "shuffle 3x1": "1-0-2", "shuffle 4x1": "2-1-0-3", "flip": "2-1", "crop": "B", "depth": "1-2-3", "position": "C",
+    # Rotation, fitted the same way at generator version 5 (`... --seed 1 --tasks rotation`).
+    "rotation image": "B", "rotation patch": "B",
 }
 
 
