@@ -242,6 +242,21 @@ def test_each_format_loads_back_with_the_same_tasks(fmt, folder, built, tmp_path
         assert json.loads((out / "manifest.json").read_text())["config"]["instruction"] == FORMAT_INSTRUCTION
 
 
+@pytest.mark.parametrize("fmt", ["easyr1", "hf", "jsonl", "llamafactory"])
+def test_every_format_is_the_same_bytes_when_built_again_elsewhere(fmt, folder, tmp_path, monkeypatch):
+    """Two builds of the same inputs and seed in different folders write identical files in every format
+    (manifest.json aside: it holds timings); hf's state.json too, whose fingerprint datasets would otherwise
+    derive from the cache path."""
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    outs = [tmp_path / name for name in ("first", "second")]
+    for out in outs:
+        build(discover_scenes(folder), out, count=8, seed=3, fmt=fmt, workers=1, progress=False)
+    files = [sorted(str(path.relative_to(out)) for path in out.rglob("*") if path.is_file()) for out in outs]
+    assert files[0] == files[1] and len(files[0]) > 1
+    differing = [name for name in files[0] if (outs[0] / name).read_bytes() != (outs[1] / name).read_bytes()]
+    assert differing == ["manifest.json"]
+
+
 def test_llamafactory_prompts_match_the_runners_and_no_instruction_leaves_the_bare_question(folder, built, tmp_path):
     """The exported prompt is the text of the chat message the runner sends (images in place); --no-instruction
     gives the bare problem, and the manifest says which; other formats refuse the flag."""

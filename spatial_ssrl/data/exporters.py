@@ -16,6 +16,7 @@ Rows arrive per split in item order; every writer streams, so memory does not gr
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -149,11 +150,17 @@ def _leaf_columns(schema) -> list[str]:
 
 
 def _write_hf(out: Path, splits: dict[str, Iterable[Row]], work: Path) -> list[str]:
+    """`save_to_disk` of the splits. Each split's fingerprint is its parquet's content hash (datasets would
+    derive one from the cache path and time), so the same build writes the same bytes anywhere."""
     from datasets import Dataset, DatasetDict
 
     parquet = {split: _write_parquet(work / f"{split}.parquet", rows) for split, rows in splits.items()}
     cache = work / "cache"
-    dataset = DatasetDict({split: Dataset.from_parquet(str(path), cache_dir=str(cache)) for split, path in parquet.items()})
+    dataset = DatasetDict()
+    for split, path in parquet.items():
+        loaded = Dataset.from_parquet(str(path), cache_dir=str(cache))
+        content = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        dataset[split] = Dataset(loaded.data, info=loaded.info, split=loaded.split, fingerprint=content)
     dataset.save_to_disk(str(out))
     shutil.rmtree(cache, ignore_errors=True)
     return ["dataset_dict.json", *sorted(parquet)]
