@@ -143,7 +143,7 @@ def _render(out: Path, name, suffix, description, posters) -> dict:
 def _licences(entries: list[dict]) -> str:
     lines = ["# Licences of the shipped scenes", "",
              "Generated with `scenes.json` by `python -m tools.build_assets --out assets`; edit the "
-             "sources in `spatial_ssrl/assets.py`, not this file.", ""]
+             "sources in `tools/build_assets.py`, not this file.", ""]
     for entry in entries:
         files = ", ".join(f"`{entry[key]}`" for key in ("rgb", "depth", "mask") if entry[key])
         lines += [f"## {entry['name']}", "", f"- Files: {files}", f"- Licence: {entry['licence']}",
