@@ -53,8 +53,17 @@ def open_research(page: Page, url: str) -> None:
     expect(page.locator("#check-seeds")).to_be_visible()
 
 
+def set_seed_count(page: Page, n) -> None:
+    """Type N; Tab commits it (Gradio's Number takes its value on change: a click right after fill can beat it)."""
+    box = page.locator("#seed-count input")
+    box.fill(str(n))
+    box.press("Tab")
+    expect(box).to_have_value(str(n))
+    page.wait_for_timeout(300)  # the change event reaches the server's copy of the value before the click
+
+
 def check(page: Page, n: int) -> None:
-    page.locator("#seed-count input").fill(str(n))
+    set_seed_count(page, n)
     page.locator("#check-seeds").click()
     expect(page.locator("#seed-check")).to_contain_text(f"Checked {n} of {n} seeds")
 
@@ -152,12 +161,12 @@ def test_a_seed_check_is_range_checked_and_stop_keeps_its_rates(browser, app_url
     page.goto(app_url + "?scene=room&task=rotation&seed=1")
     expect(page.locator("#question")).to_contain_text("(rotation, seed 1)")
     page.locator("#research").get_by_text("For researchers").click()
-    page.locator("#seed-count input").fill("500")
+    set_seed_count(page, 500)
     page.locator("#check-seeds").click()
     expect(page.locator(".toast-body")).to_contain_text("greater than maximum value 200")
     expect(page.locator("#seed-check")).not_to_contain_text("Checked")
 
-    page.locator("#seed-count input").fill("200")  # about 20 s of rotation seeds: stopped after the first rates
+    set_seed_count(page, 200)  # about 20 s of rotation seeds: stopped after the first rates
     page.locator("#check-seeds").click()
     expect(page.locator("#seed-check")).to_contain_text(re.compile(r"Checking… [1-9]\d* of 200"))
     page.locator("#stop-seed-check").click()
