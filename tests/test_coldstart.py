@@ -1,12 +1,15 @@
 """`spatial-ssrl coldstart`: rejection-sampled SFT data. Only responses the strict verifier scores 1.0 are
 written, in the LLaMA-Factory format with the runner's prompt; the manifest's acceptance rates are the samples'
 own; the same seed gives the same bytes; bad flags are refused in one line before any model loads; a tiny
-model's samples are kept verbatim and are the runner's seeded samples.
+model's samples are kept verbatim and are the runner's seeded samples. An interrupted run resumes to the files
+an uninterrupted one writes, answering only what it had not; other settings, a finished run and a foreign
+folder are refused and left as they are.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from spatial_ssrl.data.mix import parse_mix
 from spatial_ssrl.reward.verify import score
 from spatial_ssrl.scenes.folders import discover_scenes
 from spatial_ssrl.tasks.prompt import format_prompt, problem_text
+from spatial_ssrl.training import coldstart as coldstart_module
 from spatial_ssrl.training.stream import TaskStream
 
 
@@ -150,6 +154,127 @@ def test_an_occupied_out_folder_is_refused_and_left_alone(scenes, tmp_path, caps
     assert coldstart("--model", "baseline:answer_prior", "--images", str(scenes), "--count", "2", "--out", str(out)) == 2
     assert "not an empty folder" in capsys.readouterr().err
     assert [path.name for path in out.iterdir()] == ["notes.txt"]
+
+
+PRIOR_RUN = ["--model", "baseline:answer_prior", "--count", "24", "--samples", "3", "--seed", "7"]
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder`, by its relative path: what a refused or resumed run must leave or match."""
+    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*"))
+            if path.is_file()}
+
+
+def without_timing(files: dict[str, bytes]) -> dict[str, bytes | dict]:
+    """The files with the manifest read as JSON, less its `seconds` (the one thing a resumed run may change)."""
+    manifest = json.loads(files["manifest.json"])
+    del manifest["seconds"]
+    return {**files, "manifest.json": manifest}
+
+
+def count_answers(monkeypatch, stop_after: int | None = None, error: type[BaseException] = KeyboardInterrupt):
+    """The seeds of the tasks the coldstart answers, in order; with `stop_after`, the run is interrupted by
+    `error` when it is about to answer one more task (as Ctrl-C or a crash between two tasks would)."""
+    answered: list[int] = []
+    answer_item = coldstart_module.answer_item
+
+    def counted(task, scene, answerers, mode):
+        if stop_after is not None and len(answered) == stop_after:
+            raise error("interrupted by the test")
+        answered.append(task.seed)
+        return answer_item(task, scene, answerers, mode)
+
+    monkeypatch.setattr(coldstart_module, "answer_item", counted)
+    return answered
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
+def test_an_interrupted_run_resumes_to_the_files_of_an_uninterrupted_one_answering_only_the_rest(
+        error, prior_run, scenes, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    with monkeypatch.context() as patch:
+        first = count_answers(patch, stop_after=10, error=error)
+        with pytest.raises(error):
+            coldstart(*PRIOR_RUN, "--images", str(scenes), "--out", str(out))
+    assert len(first) == 10 and len(read_jsonl(out / "samples.jsonl")) == 10 * 3
+    assert json.loads((out / "manifest.json").read_text())["finished"] is False
+    again = count_answers(monkeypatch)
+    assert coldstart(*PRIOR_RUN, "--images", str(scenes), "--out", str(out)) == 0
+    assert len(again) == 24 - 10 and not set(again) & set(first)  # the finished tasks were not answered again
+    assert without_timing(files_of(out)) == without_timing(files_of(prior_run))
+
+
+def test_a_torn_last_line_and_a_task_cut_short_are_answered_again(prior_run, scenes, tmp_path, monkeypatch):
+    """A crash while writing: samples.jsonl ends in sample 0 of task 10 and half of its sample 1's line."""
+    out = tmp_path / "out"
+    with monkeypatch.context() as patch:
+        count_answers(patch, stop_after=10)
+        with pytest.raises(KeyboardInterrupt):
+            coldstart(*PRIOR_RUN, "--images", str(scenes), "--out", str(out))
+    lines = (prior_run / "samples.jsonl").read_bytes().splitlines(keepends=True)
+    with open(out / "samples.jsonl", "ab") as log:
+        log.write(lines[30] + lines[31][:len(lines[31]) // 2])
+    again = count_answers(monkeypatch)
+    assert coldstart(*PRIOR_RUN, "--images", str(scenes), "--out", str(out)) == 0
+    assert len(again) == 24 - 10
+    assert without_timing(files_of(out)) == without_timing(files_of(prior_run))
+
+
+@pytest.fixture(scope="module")
+def interrupted_crop_run(scenes, tmp_path_factory) -> Path:
+    """An unfinished coldstart: 2 of 6 crop tasks answered by crop_consensus, then Ctrl-C."""
+    out = tmp_path_factory.mktemp("interrupted") / "out"
+    with pytest.MonkeyPatch.context() as patch:
+        count_answers(patch, stop_after=2)
+        with pytest.raises(KeyboardInterrupt):
+            coldstart("--model", "baseline:crop_consensus", "--images", str(scenes), "--mix", "crop=1", "--count", "6",
+                      "--samples", "2", "--out", str(out))
+    return out
+
+
+OTHER_SETTINGS = [
+    (["--model", "baseline:crop_sharpness"], "answerer"),
+    (["--seed", "1"], "seed"),
+    (["--count", "8", "--samples", "3"], "count, samples"),
+    (["--model", "baseline:answer_prior", "--mix", "paper"], "answerer, mix"),
+    (["--image-format", "png"], "image_format"),
+    (["--images", "OTHER"], "images"),
+]
+
+
+@pytest.mark.parametrize("extra, names", OTHER_SETTINGS, ids=[names for _, names in OTHER_SETTINGS])
+def test_other_settings_are_refused_naming_them_and_the_run_is_left_alone(extra, names, interrupted_crop_run, scenes,
+                                                                          tmp_path, capsys, monkeypatch):
+    other = tmp_path / "scenes"
+    shutil.copytree(scenes, other)  # the same images, one of them changed
+    (other / "photo0.png").write_bytes((other / "photo0.png").read_bytes() + b"\0")
+    before = files_of(interrupted_crop_run)
+    args = {"--model": "baseline:crop_consensus", "--images": str(scenes), "--mix": "crop=1", "--count": "6",
+            "--samples": "2", "--out": str(interrupted_crop_run)}
+    for flag, value in zip(extra[::2], extra[1::2]):
+        args[flag] = str(other) if value == "OTHER" else value
+    answered = count_answers(monkeypatch)
+    assert coldstart(*[part for pair in args.items() for part in pair]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "holds an unfinished coldstart with other settings" in error
+    assert f"({names} differ)" in error
+    assert not answered and files_of(interrupted_crop_run) == before
+
+
+def test_a_finished_run_and_a_foreign_folder_are_refused_and_left_alone(prior_run, scenes, tmp_path, capsys):
+    finished = tmp_path / "finished"
+    shutil.copytree(prior_run, finished)
+    foreign = tmp_path / "foreign"  # looks like a coldstart's folder, torn line and all, but no coldstart wrote it
+    foreign.mkdir()
+    (foreign / "manifest.json").write_text(json.dumps({"generator": "spatial-ssrl", "finished": False}))
+    (foreign / "samples.jsonl").write_bytes((prior_run / "samples.jsonl").read_bytes()[:1000])
+    for out, message in ((finished, "holds a finished coldstart; choose another --out, or delete the folder"),
+                         (foreign, "not an empty folder and no unfinished coldstart")):
+        before = files_of(out)
+        assert coldstart(*PRIOR_RUN, "--images", str(scenes), "--out", str(out)) == 2
+        error = capsys.readouterr().err.strip()
+        assert message in error and "\n" not in error
+        assert files_of(out) == before
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "spatial_ssrl"
 #: Sub-package (or root module) -> layer. A module may import its own sub-package and lower layers only.
 LAYERS = {
-    "cores": 0, "scenes": 0,
+    "cores": 0, "resume": 0, "scenes": 0,
     "tasks": 1, "reward": 1,
     "analysis": 2, "views": 2,
     "data": 3, "models": 3,

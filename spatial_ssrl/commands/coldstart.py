@@ -21,7 +21,9 @@ def register(subparsers) -> None:
                     "responses the strict verifier scores 1.0 (right answer, <think>...</think> \\boxed{} format) and "
                     "write them to --out in the LLaMA-Factory format (prompt with the training instruction, images, "
                     "the whole response), with samples.jsonl (every sample, scored) and manifest.json (acceptance "
-                    "rate per task type).",
+                    "rate per task type). An interrupted run resumes: rerun the same command into the same --out "
+                    "and only the tasks not yet answered are answered, to the files an uninterrupted run writes; "
+                    "other settings are refused, and so is a finished run (delete it to make it again).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--model", required=True, metavar="ID_OR_PATH",
                         help="a model (hub id or folder), or baseline:NAME for a shortcut baseline (for tests: its "
@@ -33,7 +35,9 @@ def register(subparsers) -> None:
     parser.add_argument("--mix", default="paper", help="'paper' or NAME=WEIGHT,... as in spatial-ssrl build")
     parser.add_argument("--seed", type=int, default=0, help="the tasks' seed (and, with a model, its sampling)")
     parser.add_argument("--samples", type=int, default=4, help="answers per task")
-    parser.add_argument("--out", required=True, type=Path, help="output folder (new or empty)")
+    parser.add_argument("--out", required=True, type=Path,
+                        help="output folder: new or empty, or the unfinished coldstart of the same settings, "
+                             "which is continued")
     parser.add_argument("--temperature", type=float, default=None,
                         help=f"model sampling temperature (default {GROUP_TEMPERATURE}, as in the GRPO rollouts)")
     parser.add_argument("--top-p", type=float, default=None, help="model nucleus sampling (default 1.0)")

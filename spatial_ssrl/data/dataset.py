@@ -154,20 +154,11 @@ def _retries(plan: Plan, failed: list[dict], unreadable: set[int], stats: "Build
 
 def _fingerprint(config: dict, sources: tuple[SceneSource, ...]) -> str:
     """What a resumed build must share with the interrupted one: settings, versions and the input files."""
-    files = [[source.name] + [[str(path), *_stat(path)] for path in source.files] + [source.depth_scale]
-             for source in sources]
+    files = [source.identity for source in sources]
     # shards.SHARD_ITEMS, not a copy imported here: read where shard_specs reads it (tests shrink it)
     payload = {"config": config, "files": files, "generator": GENERATOR_VERSION, "build": BUILD_VERSION,
                "shard_items": shards.SHARD_ITEMS, "rounds": MAX_ROUNDS}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-def _stat(path: Path) -> tuple[int, int]:
-    try:
-        stat = path.stat()
-        return stat.st_size, stat.st_mtime_ns
-    except OSError:
-        return -1, -1
 
 
 def _progress(total: int, enabled: bool):

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from spatial_ssrl.analysis.scoring import Answer, Response, answer_item, summari
 from spatial_ssrl.analysis.stats import bootstrap_interval, wilson_interval  # noqa: F401  (re-exported: the report's intervals)
 from spatial_ssrl.models.decoding import Decoding
 from spatial_ssrl.models.runner import MAX_PIXELS, MIN_PIXELS
+from spatial_ssrl.resume import changed_settings, read_appended
 from spatial_ssrl.scenes.folders import load_scenes
 from spatial_ssrl.scenes.scene import Scene
 from spatial_ssrl.tasks import TASK_NAMES, derive_seed, generate, plan_item, with_applicable
@@ -119,7 +119,7 @@ def run_eval(models: list[str], scenes_dir: str | Path, out: str | Path, *, per_
     _check_settings(out, settings)
     # model None marks an item no scene admits: the same for every answerer, so it is recorded once.
     done = {(record["model"], record["task"], record["index"]): record
-            for record in _read_jsonl(out / "responses.jsonl")}
+            for record in read_appended(out / "responses.jsonl")}
     items = [(task, index) for task in tasks for index in range(per_task)]
 
     def todo(answerer: str) -> list[tuple[str, int]]:
@@ -204,32 +204,12 @@ def _check_settings(out: Path, settings: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "run.json"
     if path.exists():
-        previous = json.loads(path.read_text())
-        changed = sorted(key for key in settings if previous.get(key) != json.loads(json.dumps(settings[key])))
+        changed = changed_settings(json.loads(path.read_text()), settings)
         if changed:
             raise ValueError(f"{out} holds a run with other settings ({', '.join(changed)} differ); "
                              "resume with the same settings or pass another --out")
     else:
         path.write_text(json.dumps(settings, indent=2) + "\n")
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    """The finished records; a last line cut off by an interruption is dropped (and removed from the file)."""
-    if not path.exists():
-        return []
-    records, good_bytes = [], 0
-    with path.open("rb") as handle:
-        for line in handle:
-            try:
-                if not line.endswith(b"\n"):
-                    raise ValueError("unterminated line")
-                records.append(json.loads(line))
-            except ValueError:
-                break
-            good_bytes += len(line)
-    if good_bytes != path.stat().st_size:
-        os.truncate(path, good_bytes)
-    return records
 
 
 def _report(answerers, tasks, per_task, settings, done) -> dict:

@@ -70,6 +70,12 @@ class SceneSource:
         """The files this scene is read from (for messages and fingerprints)."""
         return tuple(path for path in (self.rgb, self.depth, self.mask) if path is not None)
 
+    @property
+    def identity(self) -> list:
+        """The scene as a resumed run must find it again (JSON): its name, each file's path, size and
+        modification time, and the depth scale; `build` and `coldstart` fingerprint their inputs with it."""
+        return [self.name] + [[str(path), *_size_and_mtime(path)] for path in self.files] + [self.depth_scale]
+
     def load(self) -> Scene:
         """Read the files into a validated Scene; raises SceneError (a ValueError) when they are unreadable."""
         from spatial_ssrl.scenes.loaders import load_scene
@@ -148,6 +154,14 @@ def mask_stems(depth_stem: str, image_stem: str) -> list[str]:
         stems.append(replaced)
     stems.append(f"{image_stem}_depth_mask")
     return _unique(stems)
+
+
+def _size_and_mtime(path: Path) -> tuple[int, int]:
+    try:
+        stat = path.stat()
+        return stat.st_size, stat.st_mtime_ns
+    except OSError:
+        return -1, -1
 
 
 def _existing_dir(path: str | os.PathLike, what: str) -> Path:
