@@ -238,6 +238,7 @@ OTHER_SETTINGS = [
     (["--count", "8", "--samples", "3"], "count, samples"),
     (["--model", "baseline:answer_prior", "--mix", "paper"], "answerer, mix"),
     (["--image-format", "png"], "image_format"),
+    (["--sampling", "reference", "--style", "clear"], "sampling, style"),
     (["--images", "OTHER"], "images"),
 ]
 

@@ -22,7 +22,7 @@ from conftest import ROOT, make_scene_folder, read_jsonl
 from spatial_ssrl import cli
 from spatial_ssrl.data.mix import parse_mix, quotas
 from spatial_ssrl.scenes.folders import discover_scenes
-from spatial_ssrl.tasks import TASK_NAMES, derive_seed
+from spatial_ssrl.tasks import TASK_NAMES, derive_seed, task_controls
 from spatial_ssrl.training.metrics import Scored, TaskStats, plot_curves
 from spatial_ssrl.training.settings import PAPER, Settings, SettingsError, validate
 from spatial_ssrl.training.stream import TaskStream
@@ -105,6 +105,7 @@ REFUSED = [
     ([], ["exactly one task source", "--data", "--images"]),
     (["--images", "{scenes}"], ["--max-steps"]),
     (["--data", "{parquet}", "--mix", "crop=1"], ["--mix", "--images"]),
+    (["--data", "{parquet}", "--sampling", "reference"], ["--sampling", "--images", "already has"]),
     (["--data", "{parquet}", "--lora-alpha", "8"], ["--lora-rank"]),
     (["--data", "{parquet}", "--min-pixels", "100", "--max-pixels", "10"], ["--min-pixels", "--max-pixels"]),
     (["--data", "{parquet}", "--resume"], ["--resume", "no checkpoint"]),
@@ -221,6 +222,27 @@ def test_the_stream_is_reproducible_in_any_order_and_never_repeats(scenes):
     assert {row[1].split(":")[0] for row in first} <= set(TASK_NAMES)
     other = stream_fingerprint(TaskStream(sources, mix, seed=6), range(40))
     assert [row[3] for row in other] != [row[3] for row in first]
+
+
+def test_the_streams_style_and_sampling_apply_to_the_tasks_that_have_them(scenes):
+    """Item i keeps its variant, scene and seed; only its drawing and the reference rules change, and a task
+    without those controls (crop) is the same task."""
+    sources, mix = discover_scenes(scenes), parse_mix("paper")
+    plain = TaskStream(sources, mix, seed=5)
+    chosen = TaskStream(sources, mix, seed=5, style="clear", sampling="reference")
+    seen = set()
+    for index in range(30):
+        (task, attempt), (other, other_attempt) = plain.task(index), chosen.task(index)
+        assert other.task == task.task and (other.seed == task.seed or other_attempt != attempt)
+        names = {control.name for control in task_controls(task.task)}
+        assert other.controls.get("style") == ("clear" if "style" in names else None)
+        assert other.controls.get("sampling") == ("reference" if "sampling" in names else None)
+        if task.task == "crop" and attempt == other_attempt:
+            assert other.record() == task.record()
+        seen.add(task.task)
+    assert {"depth", "position", "crop"} <= seen
+    with pytest.raises(ValueError, match="--sampling"):
+        TaskStream(sources, mix, seed=5, sampling="paper")
 
 
 def test_the_stream_is_the_same_in_another_process(scenes):

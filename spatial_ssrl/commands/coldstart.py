@@ -13,6 +13,7 @@ MODEL_FLAGS = ("temperature", "top_p", "max_new_tokens", "device")
 def register(subparsers) -> None:
     from spatial_ssrl.data import IMAGE_FORMATS
     from spatial_ssrl.models.decoding import GROUP_TEMPERATURE, MAX_RESPONSE_TOKENS
+    from spatial_ssrl.tasks.contract import SAMPLINGS, STYLES
 
     parser = subparsers.add_parser(
         "coldstart", help="SFT cold-start data by rejection sampling: answers the verifier scores 1.0, for LLaMA-Factory",
@@ -34,6 +35,11 @@ def register(subparsers) -> None:
     parser.add_argument("--count", required=True, type=int, help="number of tasks (each answered --samples times)")
     parser.add_argument("--mix", default="paper", help="'paper' or NAME=WEIGHT,... as in spatial-ssrl build")
     parser.add_argument("--seed", type=int, default=0, help="the tasks' seed (and, with a model, its sampling)")
+    parser.add_argument("--style", choices=STYLES, default="reference",
+                        help="how tasks are written and drawn (reference: as the released models were trained on "
+                             "them; clear: for people)")
+    parser.add_argument("--sampling", choices=SAMPLINGS, default="sound",
+                        help="which tasks are drawn (sound: our rules; reference: the official code's)")
     parser.add_argument("--samples", type=int, default=4, help="answers per task")
     parser.add_argument("--out", required=True, type=Path,
                         help="output folder: new or empty, or the unfinished coldstart of the same settings, "
@@ -72,7 +78,8 @@ def run(args) -> int:
                             top_p=1.0 if args.top_p is None else args.top_p)
     manifest = coldstart(discover_scenes(args.images, args.depth_dir), args.out, args.model, count=args.count,
                          mix=args.mix, seed=args.seed, samples=args.samples, decoding=decoding, device=args.device,
-                         image_format=args.image_format, progress=not args.quiet)
+                         image_format=args.image_format, progress=not args.quiet, style=args.style,
+                         sampling=args.sampling)
     rates = ", ".join(f"{task} {row['accepted']}/{row['samples']}" for task, row in manifest["acceptance"].items())
     every = manifest["acceptance"]["all"]
     print(f"{args.out}: {every['entries']} entries from {every['tasks_with_accepted']} of {every['tasks']} tasks; "

@@ -11,6 +11,7 @@ _PAPER_NOTE = "paper: {}"
 
 
 def register(subparsers) -> None:
+    from spatial_ssrl.tasks.contract import SAMPLINGS, STYLES
     from spatial_ssrl.training.settings import LOSS_TYPES, LR_SCHEDULERS, PAPER, PRECISIONS, REWARD_MODES, Settings
 
     defaults = Settings(model="", out=Path("."))
@@ -41,6 +42,11 @@ def register(subparsers) -> None:
                        help="generate tasks on the fly from this image folder (RGB-D where a depth file pairs by name)")
     where.add_argument("--depth-dir", type=Path, default=None, help="depth maps mirroring --images")
     where.add_argument("--mix", default=defaults.mix, help="with --images: 'paper' or NAME=WEIGHT,... as in build")
+    where.add_argument("--style", choices=STYLES, default=defaults.style,
+                       help="with --images: how tasks are written and drawn (reference: as the released models were "
+                            "trained on them; clear: for people)")
+    where.add_argument("--sampling", choices=SAMPLINGS, default=defaults.sampling,
+                       help="with --images: which tasks are drawn (sound: our rules; reference: the official code's)")
     where.add_argument("--seed", type=int, default=defaults.seed,
                        help="seed of the stream (item i uses derive_seed(seed, i)), the data order and sampling")
 

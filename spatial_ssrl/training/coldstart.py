@@ -133,7 +133,7 @@ def run_settings(stream: TaskStream, mix: dict[str, float], *, count: int, sampl
     so that its samples and those recorded before are one run's."""
     images = json.dumps([source.identity for source in stream.sources])
     return {"count": count, "mix": {name: round(weight, 9) for name, weight in mix.items()}, "seed": stream.seed,
-            "samples": samples, "accept": f"strict reward >= {ACCEPT}",
+            "style": stream.style, "sampling": stream.sampling, "samples": samples, "accept": f"strict reward >= {ACCEPT}",
             "decoding": asdict(decoding) if decoding else None, "image_format": image_format,
             "instruction": FORMAT_INSTRUCTION, "generator_version": GENERATOR_VERSION,
             "images": {"scenes": len(stream.sources), "fingerprint": hashlib.sha256(images.encode()).hexdigest()}}
@@ -151,16 +151,18 @@ def check_resumable(out: Path, saved: dict, answerer: str, settings: dict) -> No
 
 def coldstart(sources: list[SceneSource], out: str | Path, answerer: str | Answerer, *, count: int,
               mix: str = "paper", seed: int = 0, samples: int = 4, decoding: Decoding | None = None,
-              device: str | None = None, image_format: str = "jpeg", progress: bool = True) -> dict:
+              device: str | None = None, image_format: str = "jpeg", progress: bool = True,
+              style: str = "reference", sampling: str = "sound") -> dict:
     """Answer items 0..count-1 of the task stream `samples` times each, keep the responses the verifier scores
     1.0, write them in the LLaMA-Factory format into `out`; return the manifest (also `out/manifest.json`).
     `answerer` is an Answerer or a name for `load_answerer` (with `decoding`, `device`), loaded only once every
-    other input has been checked. An unfinished run of the same settings in `out` is continued."""
+    other input has been checked. An unfinished run of the same settings in `out` is continued. `style` and
+    `sampling` apply to every task that has them, as in `spatial-ssrl build`."""
     check_settings(count=count, samples=samples, seed=seed, image_format=image_format)
     out = Path(out)
     saved = unfinished_run(out)
     mix_weights = parse_mix(mix)
-    stream = TaskStream(sources, mix_weights, seed)
+    stream = TaskStream(sources, mix_weights, seed, style=style, sampling=sampling)
     answerer_name, _, decoding = ((answerer.name, answerer.kind, answerer.decoding) if isinstance(answerer, Answerer)
                                   else identify_answerer(answerer, decoding))
     settings = run_settings(stream, mix_weights, count=count, samples=samples, decoding=decoding,

@@ -133,7 +133,8 @@ def plan_source(settings: Settings, batches: Batches):
     from spatial_ssrl.scenes.folders import discover_scenes
     from spatial_ssrl.training.stream import TaskStream
 
-    stream = TaskStream(discover_scenes(settings.images, settings.depth_dir), parse_mix(settings.mix), settings.seed)
+    stream = TaskStream(discover_scenes(settings.images, settings.depth_dir), parse_mix(settings.mix), settings.seed,
+                        style=settings.style, sampling=settings.sampling)
     # one spare round, so the sampler never wraps around to item 0 (the stream never repeats)
     rows = batches.prompts_for(settings, settings.max_steps) + settings.rollout_prompts
     return None, (stream, rows)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spatial_ssrl.models.decoding import VALIDATION_TEMPERATURE, VALIDATION_TOP_P
+from spatial_ssrl.tasks.contract import SAMPLINGS, STYLES
 from spatial_ssrl.tasks.prompt import MAX_PIXELS, MIN_PIXELS
 
 
@@ -102,6 +103,8 @@ class Settings:
     depth_dir: Path | None = None
     mix: str = "paper"
     seed: int = 0
+    style: str = "reference"
+    sampling: str = "sound"
     # GRPO
     num_generations: int = 5
     temperature: float = 1.0
@@ -179,9 +182,12 @@ def validate(settings: Settings, processes: int = 1) -> Batches:
     if (s.data is None) == (s.images is None):
         raise SettingsError("give exactly one task source: --data DIR (a dataset written by spatial-ssrl build) or "
                             "--images DIR (tasks generated on the fly)")
-    if s.data is not None and (s.depth_dir is not None or s.mix != "paper"):
-        raise SettingsError("--depth-dir and --mix apply to --images (tasks generated on the fly), not to --data "
-                            "(a built dataset already has its mix)")
+    if s.data is not None and (s.depth_dir is not None or s.mix != "paper" or s.style != "reference"
+                               or s.sampling != "sound"):
+        raise SettingsError("--depth-dir, --mix, --style and --sampling apply to --images (tasks generated on the "
+                            "fly), not to --data (a built dataset already has its mix, style and sampling)")
+    if s.style not in STYLES or s.sampling not in SAMPLINGS:
+        raise SettingsError(f"--style must be one of {list(STYLES)} and --sampling one of {list(SAMPLINGS)}")
     if s.stream and s.max_steps is None:
         raise SettingsError("--images generates a never-ending stream of tasks: give --max-steps N (the number of "
                             "updates to run)")

@@ -12,6 +12,9 @@ Item `i` of the stream started from seed `S` is a pure function of (the scenes' 
   too long), attempt `a` uses the next scene of the pool and `derive_seed(derive_seed(S, i), a)`, as the
   build's retries do.
 
+Run-wide choices apply to every item that has them: `style` (how tasks are written and drawn) and `sampling`
+(which tasks are drawn), as in `spatial-ssrl build`.
+
 Nothing depends on the machine, the number of processes or workers, or how far the stream was read before:
 the trainer asks for item `i` and gets the same task everywhere (resumed runs included).
 """
@@ -28,7 +31,8 @@ from spatial_ssrl.data.mix import VARIANTS, quotas
 from spatial_ssrl.data.plan import pool_kind
 from spatial_ssrl.scenes.folders import SceneSource
 from spatial_ssrl.scenes.scene import SceneError
-from spatial_ssrl.tasks import Task, derive_seed, generate
+from spatial_ssrl.tasks import Task, derive_seed, generate, with_applicable
+from spatial_ssrl.tasks.contract import SAMPLINGS, STYLES
 
 #: Items per block of the variant schedule (each block holds the mix's exact quotas).
 BLOCK = 1000
@@ -41,7 +45,12 @@ SCENE_CACHE = 8
 class TaskStream:
     """Item i of the stream: `task(i)`; `variant(i)`, `attempt(i, a)` say what it is made of."""
 
-    def __init__(self, sources: list[SceneSource], mix: dict[str, float], seed: int, *, block: int = BLOCK):
+    def __init__(self, sources: list[SceneSource], mix: dict[str, float], seed: int, *, block: int = BLOCK,
+                 style: str = "reference", sampling: str = "sound"):
+        if style not in STYLES or sampling not in SAMPLINGS:
+            raise ValueError(f"--style must be one of {list(STYLES)} and --sampling one of {list(SAMPLINGS)}; got "
+                             f"{style!r}, {sampling!r}")
+        self.style, self.sampling = style, sampling
         self.sources = tuple(sorted(sources, key=lambda source: source.name))
         if not self.sources:
             raise ValueError("no images found (accepted: .jpg .jpeg .png .webp .bmp .tif .tiff)")
@@ -113,7 +122,8 @@ class TaskStream:
             if scene is None:
                 reasons.append(f"{source.name}: unreadable ({self._unreadable[position]})")
                 continue
-            result = generate(scene, variant.task, seed, variant.controls)
+            controls = with_applicable(variant.task, variant.controls, style=self.style, sampling=self.sampling)
+            result = generate(scene, variant.task, seed, controls)
             if not result.ok:
                 reasons.append(f"{source.name}: {result.reason}")
                 continue
