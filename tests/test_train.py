@@ -522,3 +522,45 @@ def test_two_processes_train_on_the_same_tasks_as_one(tiny_models, scenes, tmp_p
             expected[task] = expected.get(task, 0) + 5
         assert {task: numbers["completions"] for task, numbers in entry["tasks"].items() if task != "all"} == expected
     assert (out / "final" / "config.json").is_file()
+
+
+#: Flags under which every update is known without the model's answers: tiny random models never answer right
+#: in 4 tokens, so every group scores the same, the advantages and the gradient are 0, and AdamW's update is
+#: its weight decay alone: each step multiplies every decayed weight by 1 - lr x decay = 0.5.
+HALVING = ["--learning-rate", "1", "--weight-decay", "0.5", "--beta", "0", "--max-response-length", "4",
+           "--save-steps", "1"]
+
+
+def checkpoint_tensors(folder: Path) -> dict:
+    from safetensors.torch import load_file
+
+    (weights,) = [path for path in folder.glob("*.safetensors")]  # model.safetensors, or LoRA's adapter file
+    return load_file(weights)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch, lora", [("qwen2.5-vl", False), ("qwen3-vl", False), ("qwen2.5-vl", True)],
+                         ids=["qwen2.5-vl", "qwen3-vl", "qwen2.5-vl-lora"])
+def test_a_resumed_run_continues_from_the_checkpoints_weights(arch, lora, tiny_models, scenes, tmp_path):
+    """Two steps in one run and one step plus a resumed one end with the same weights. Before the fix the
+    resumed run silently started again from --model: transformers' Trainer loads a checkpoint's state dict as
+    saved, whose Qwen-VL weight names are the hub's, not the loaded model's, so none loaded (0.5 x base after
+    two steps instead of 0.25 x base)."""
+    import torch
+
+    common = ["--model", str(tiny_models[arch]), "--images", str(scenes), "--mix", "shuffle=1", "--seed", "3",
+              *TINY_RUN, *HALVING, *(["--lora-rank", "4"] if lora else [])]
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert train(*common, "--out", str(straight), "--max-steps", "2") == 0
+    assert train(*common, "--out", str(resumed), "--max-steps", "1") == 0
+    assert train(*common, "--out", str(resumed), "--max-steps", "2", "--resume") == 0
+    assert all(entry["grad_norm"] == 0 for entry in entries_of(straight)), "the premise: no gradient"
+    first, two, both = (checkpoint_tensors(run / name) for run, name in
+                        ((resumed, "checkpoint-1"), (straight, "checkpoint-2"), (resumed, "checkpoint-2")))
+    assert two.keys() == both.keys()
+    decayed = [name for name, tensor in first.items() if tensor.abs().sum() > 0 and not torch.equal(tensor, two[name])]
+    assert decayed, "some weights decay from step 1 to step 2"
+    for name in two:
+        assert torch.allclose(two[name], both[name]), name
+    for name in decayed[:5]:
+        assert torch.allclose(both[name], 0.5 * first[name]), name

@@ -211,6 +211,22 @@ def trainer_class():
             self.rounds = 0  # the number (from 1) of the last generation round scored
             self.last_round: tuple[int, dict, list] = (0, {}, [])
 
+        def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+            """A full fine-tuning checkpoint's weights, loaded through `from_pretrained`. transformers' Trainer
+            (5.24) loads the saved state dict as it stands, but `save_pretrained` writes Qwen-VL weights under
+            the hub's names (`model.layers.*`, `visual.*`), not the loaded model's (`model.language_model.*`,
+            `model.visual.*`): nothing loaded, with a warning, and a resumed run restarted from --model.
+            `from_pretrained` maps the names; every weight must then load (strict). LoRA adapters, DeepSpeed
+            and FSDP checkpoints keep the Trainer's own loading."""
+            from peft import PeftModel
+
+            target = self.model if model is None else model
+            if isinstance(target, PeftModel) or self.is_deepspeed_enabled or self.is_fsdp_enabled:
+                return super()._load_from_checkpoint(resume_from_checkpoint, model)
+            saved = type(target).from_pretrained(resume_from_checkpoint, dtype=next(target.parameters()).dtype)
+            target.load_state_dict(saved.state_dict(), strict=True)
+            del saved
+
         def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
             rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
             scored = gather_object(self.spatial_reward.take())  # every process's, in TRL's (group) order
