@@ -77,3 +77,17 @@ def test_list_controls_describes_ranges():
     controls = {control["name"]: control for control in json.loads(result.stdout)}
     assert controls["max_range"]["default"] == 0.15 and controls["min_gap"]["default"] == 0.05
     assert controls["region_size"]["minimum"] == 5
+
+
+def test_help_gives_defaults_of_options_but_not_of_switches(capsys):
+    """`--no-progress (default: True)` read as "no progress by default": switches show no default, options do."""
+    import re
+
+    from spatial_ssrl import cli
+
+    for command in ("generate", "score", "build", "eval", "audit", "make-tiny-model", "train", "coldstart"):
+        with pytest.raises(SystemExit):
+            cli.main([command, "--help"])
+        text = re.sub(r"\s+", " ", capsys.readouterr().out)
+        assert "(default: True)" not in text and "(default: False)" not in text, command
+        assert "(default: " in text, command  # options still say theirs

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+
+from spatial_ssrl.commands import HelpFormatter
 
 
 def register(subparsers) -> None:
@@ -15,7 +16,7 @@ def register(subparsers) -> None:
         description="Generate N tasks per type from the scenes (in our default settings, without cue balancing, "
                     "and in the reference's settings), check each for ambiguity, answer each with the shortcut "
                     "baselines, and write OUT/report.json, OUT/tasks.jsonl and charts.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument("--scenes", type=Path, action="append", default=[], metavar="DIR",
                         help="folder of images (depth paired by name, see spatial_ssrl.scenes.folders); repeatable")
     parser.add_argument("--assets", action="store_true", help="also audit the scenes shipped in assets/")

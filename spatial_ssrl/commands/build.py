@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+
+from spatial_ssrl.commands import HelpFormatter
 
 
 def register(subparsers) -> None:
@@ -18,7 +19,7 @@ def register(subparsers) -> None:
                     "pairs by name), in a mix of task variants, into --out in a trainer format. The same inputs "
                     "and seed give the same records whatever --workers or --engine; an interrupted build "
                     "continues when the same command is run again.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument("--images", required=True, type=Path, help="folder of RGB images (searched recursively)")
     parser.add_argument("--depth-dir", type=Path,
                         help="folder of depth maps mirroring --images; without it, depth files beside the images")

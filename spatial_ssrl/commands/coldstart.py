@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+
+from spatial_ssrl.commands import HelpFormatter
 
 #: Flags that only a model's sampling reads (refused with a baseline, which does not sample).
 MODEL_FLAGS = ("temperature", "top_p", "max_new_tokens", "device")
@@ -25,7 +26,7 @@ def register(subparsers) -> None:
                     "rate per task type). An interrupted run resumes: rerun the same command into the same --out "
                     "and only the tasks not yet answered are answered, to the files an uninterrupted run writes; "
                     "other settings are refused, and so is a finished run (delete it to make it again).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument("--model", required=True, metavar="ID_OR_PATH",
                         help="a model (hub id or folder), or baseline:NAME for a shortcut baseline (for tests: its "
                              "think part is its one-sentence reason, and its samples are all the same)")

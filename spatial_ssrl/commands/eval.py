@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
+
+from spatial_ssrl.commands import HelpFormatter
 
 
 def register(subparsers) -> None:
@@ -19,7 +20,7 @@ def register(subparsers) -> None:
                     "shortcut baseline), score them with the verifier, and write OUT/report.json, report.csv, "
                     "report.png and the raw responses (responses.jsonl). Run again with the same arguments to "
                     "resume, or with more --model arguments to add answerers to a finished run.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument("--model", dest="models", action="append", metavar="ID_OR_PATH",
                         help="hub id or local folder, or baseline:NAME for a shortcut baseline (baseline:all for "
                              "every one; an unknown NAME lists them); repeat to compare (default: "

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
+
+from spatial_ssrl.commands import HelpFormatter
 
 
 def parse_settings(pairs: list[str]) -> dict:
@@ -28,7 +29,7 @@ def register(subparsers) -> None:
                     "DIR/unavailable.json when the image admits no such task (or DIR/0000/, DIR/0001/, ... with "
                     "--count). What an earlier run wrote in DIR is replaced; other files are left alone, and a "
                     "file the run would overwrite that spatial-ssrl did not write is refused.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument("--task", required=True, choices=TASK_NAMES)
     parser.add_argument("--image", required=True, type=Path, help="RGB image (PNG/JPEG/WebP/...)")
     parser.add_argument("--depth", type=Path, help="depth map (.npy, .h5 with 'depth', 16-bit PNG in mm, float TIFF)")

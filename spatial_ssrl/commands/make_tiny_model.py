@@ -3,8 +3,9 @@ smoke tests."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
+
+from spatial_ssrl.commands import HelpFormatter
 
 
 def register(subparsers) -> None:
@@ -16,7 +17,7 @@ def register(subparsers) -> None:
                     "to DIR, loadable with --model DIR / SPATIAL_SSRL_MODEL=DIR: Qwen2.5-VL like Spatial-SSRL-3B "
                     "and 7B, or with --arch qwen3-vl, Qwen3-VL like Spatial-SSRL-Qwen3VL-4B; with --depth, a tiny "
                     "Depth Anything instead (--depth-model DIR). Its answers are noise: it tests plumbing, not skill.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument("out", type=Path, metavar="DIR")
     kind = parser.add_mutually_exclusive_group()
     kind.add_argument("--arch", choices=list(TINY_ARCHS), default=DEFAULT_ARCH,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import json
+
+from spatial_ssrl.commands import HelpFormatter
 
 
 def register(subparsers) -> None:
@@ -17,7 +18,7 @@ def register(subparsers) -> None:
                     "(optional 'task', 'options') and print one JSON object per line, in order; a line that "
                     "cannot be scored (not UTF-8, not JSON, blank, nested too deeply, missing fields) gives "
                     "{\"line\": N, \"error\": ...} and the exit status 1, and the other lines are still scored.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--answer", metavar="GT", help="ground-truth answer for the response on stdin")
     source.add_argument("--jsonl", metavar="FILE", help="JSONL file of responses to score ('-' for stdin)")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+
+from spatial_ssrl.commands import HelpFormatter
 
 #: Flag groups as --help shows them: (title, [(flag, settings field, type, help)]).
 _PAPER_NOTE = "paper: {}"
@@ -25,7 +26,7 @@ def register(subparsers) -> None:
                     "--resume) and OUT/final (load it with --model OUT/final in eval and the app). Several GPUs: "
                     "`accelerate launch --num_processes N -m spatial_ssrl train ...` (docs/training.md). Needs the "
                     "train extra: pip install -e '.[train]'.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
 
     def paper(name: str, text: str) -> str:
         return f"{text} ({_PAPER_NOTE.format(PAPER[name][1])})" if name in PAPER else text
