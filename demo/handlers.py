@@ -258,7 +258,8 @@ def read_link(studio: Studio, params: dict) -> tuple[list[str], str, str, int, l
                 value, note = control.clamp(params[control.name])
                 notes += [f"⚠ The link's {cell(note)}."] if note else []
             except ControlError as error:
-                notes.append(f"⚠ The link's control was ignored (the default is used): {cell(error)}")
+                notes.append(f"⚠ The link sets a value this page cannot use: {cell(error)}; ignored (the default "
+                             f"is used).")
         values.append(value)
     return notes, name, task, seed, values
 

@@ -272,9 +272,10 @@ def wire(studio: Studio, parts: SimpleNamespace, facts: gr.HTML, *, current: gr.
         None, None, None, js=START_DOWNLOAD)
     link.change(None, link, parts.full_link, js=FULL_LINK)
     parts.copy.click(None, parts.full_link, [parts.full_link, parts.copied], js=COPY_FULL_LINK)
-    # A new task: the previous zip and copy note go; the option facts follow the task and its Reveal.
-    current.change(lambda: (gr.update(value=None, visible=False), "", ""), None,
-                   [parts.zip_file, parts.note, parts.copied], **hidden)
+    # A new task: the previous zip, copy note and seed-check report go (they were about the task before).
+    current.change(lambda: (gr.update(value=None, visible=False), "", "", ""), None,
+                   [parts.zip_file, parts.note, parts.copied, parts.report], **hidden)
+    # The option facts follow the task and its Reveal.
     for trigger in (current.change, revealed.change):
         trigger(option_facts, [current, revealed], facts, **hidden)
     # One seed check at a time in the whole app (its own queue: task generation keeps its four), each capped

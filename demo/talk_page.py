@@ -44,11 +44,13 @@ body.talk-mode #model-images .kind-crop .option img { width: auto !important; ma
 body.talk-mode #overlay img, body.talk-mode #depth-map img { max-height: var(--talk-room) !important;
   object-fit: contain; }
 #talk-position p { font-size: 20px; margin: 0; }
-#talk-result h2 { font-size: 36px; margin: 0.2em 0; }
+#talk-result h2 { font-size: 28px; margin: 0.2em 0; }
+#talk-result p { font-size: var(--text-sm); }
 #talk-answer p { font-size: 20px; margin: 0; }
 #talk-answer h2 { font-size: 48px; margin: 0 0 0.2em; line-height: 1.15; }
 #talk-answer h2 code { font-size: 1em; background: none; border: none; padding: 0; }
 #talk-help p { font-size: var(--text-sm); color: var(--body-text-color-subdued); margin: 0; }
+@media (pointer: coarse) { #talk-help { display: none !important; } }  /* no keyboard on a phone or tablet */
 """
 
 #: Run once when the page opens: talk mode at once for a `?talk=1` link (before the server answers); the room
@@ -185,13 +187,14 @@ def rail() -> TalkRail:
             previous = gr.Button("◀ Previous", elem_id="talk-prev", min_width=100)
             next_step = gr.Button("Next ▶", variant="primary", elem_id="talk-next", min_width=100)
         reveal = gr.Button("Reveal (R)", elem_id="talk-reveal")
-        keys = gr.Textbox(visible="hidden", elem_id="talk-keys")
-        answer = gr.Markdown(elem_id="talk-answer", latex_delimiters=NO_LATEX)
-        result = gr.Markdown(elem_id="talk-result", latex_delimiters=NO_LATEX)
-        gr.Markdown(KEYS_HELP, elem_id="talk-help")
+        # The controls above what grows (the answer, the result), so a long result never pushes them off screen.
         with gr.Row():
             fullscreen = gr.Button("Full screen (F)", size="sm", elem_id="talk-fullscreen", min_width=100)
             leave = gr.Button("Leave talk mode", size="sm", elem_id="talk-leave", min_width=100)
+        gr.Markdown(KEYS_HELP, elem_id="talk-help")
+        keys = gr.Textbox(visible="hidden", elem_id="talk-keys")
+        answer = gr.Markdown(elem_id="talk-answer", latex_delimiters=NO_LATEX)
+        result = gr.Markdown(elem_id="talk-result", latex_delimiters=NO_LATEX)
     return TalkRail(position, previous, next_step, reveal, keys, result, answer, fullscreen, leave)
 
 

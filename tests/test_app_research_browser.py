@@ -140,6 +140,8 @@ def test_a_researcher_copies_the_link_downloads_reveals_and_checks_seeds(browser
     expect(page.locator("#seed-check")).to_contain_text("size_fraction=0.4")
     expect(page.locator("#seed-check")).to_contain_text(f"chi-square {report['answer_balance']['chi2']:.2f}")
     assert_nothing_scrolls_sideways(page, 1440)
+    page.locator("#new-task").click()  # a report about the task before does not stay beside the new one
+    expect(page.locator("#seed-check")).not_to_contain_text("crop_boundary")
 
     # The docs' picture: a clean page, the revealed crop with its option facts beside the rates of 20 seeds.
     page.goto(app_url + "?scene=room&task=crop&seed=5")

@@ -56,6 +56,7 @@ HOSTILE = "<img src=https://evil.example/p.png>[x](https://evil.example/)"
     ("?scene=room&task=depth&seed=99999999999", "not a whole number"),
     ("?scene=room&task=depth&seed=1&region_size=100000", "region_size"),
     ("?scene=room&task=depth&seed=1&grid=2x2", "not a control"),
+    ("?scene=room&task=shuffle&seed=9&grid=9x9", "a value this page cannot use"),
     ("?scene=room&task=depth&seed=1&seed=2", "more than once"),
     ("?task=depth&seed=1", "naming a scene and a task"),
     ("just some words", "naming a scene and a task"),
@@ -67,6 +68,7 @@ def test_a_bad_step_is_refused_with_one_line_quoting_it_as_text(studio, written,
     step, note = talk.read_step(studio, written)
     assert step is None
     assert note.startswith("⚠ Step ") and reason in note and "\n" not in note
+    assert "default is used" not in note and "showing" not in note, "a step left out uses nothing in its place"
 
 
 def test_a_hostile_steps_note_never_holds_live_markup(studio):

@@ -163,6 +163,9 @@ def test_keys_step_reveal_and_answer_and_never_fire_while_typing(browser, app_ur
     page.keyboard.press(str("ABCD".index(letter) + 1))
     expect(result).to_contain_text("✔ Right: score 1")
     page.screenshot(path=str(shots / "talk_crop_scored_1280x720.png"))
+    for part in ("#talk-leave", "#talk-fullscreen", "#talk-answer h2", "#talk-result h2"):
+        box = page.locator(part).bounding_box()  # revealed and scored: the rail's controls and verdict on screen
+        assert box["y"] + box["height"] <= 720, f"{part} runs below the screen: {box}"
 
     # F asks for full screen (headless chromium grants it).
     page.keyboard.press("f")
