@@ -127,7 +127,8 @@ def test_bad_permalinks_fall_back_with_a_note(studio):
     joined = " ".join(notes).replace("\\", "")  # as rendered: Markdown escapes removed
     assert "unknown scene" in joined and "unknown task" in joined and "Seed 'x'" in joined
     scene, info, notes, *_ = handlers.from_query(studio, {"task": "shuffle", "grid": "9x9"})
-    assert "was ignored" in " ".join(notes) and "9x9" in " ".join(notes)
+    joined = " ".join(notes)
+    assert "cannot use" in joined and "ignored (the default is used)" in joined and "9x9" in joined
     assert len(values) == len(handlers.control_layout())
 
 
