@@ -56,10 +56,13 @@ def open_research(page: Page, url: str) -> None:
 def set_seed_count(page: Page, n) -> None:
     """Type N; Tab commits it (Gradio's Number takes its value on change: a click right after fill can beat it)."""
     box = page.locator("#seed-count input")
-    box.fill(str(n))
-    box.press("Tab")
+    for _ in range(5):  # while the page is still opening, a late update can put the default back: type again
+        box.fill(str(n))
+        box.press("Tab")
+        page.wait_for_timeout(300)  # the change event reaches the server's copy of the value before the click
+        if box.input_value() == str(n):
+            break
     expect(box).to_have_value(str(n))
-    page.wait_for_timeout(300)  # the change event reaches the server's copy of the value before the click
 
 
 def check(page: Page, n: int) -> None:
