@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 import gradio as gr
@@ -171,25 +172,40 @@ def upload_and_render(studio: Studio, previous: Scene | None, rgb, depth, mask, 
     return (scene, info, *render_task(studio, scene, task_name, seed, *values))
 
 
-def valid_seed(value) -> tuple[int, str]:
-    """A task seed from the Seed box or a link: (seed, "" or a note). Empty means 0; a value outside
-    0..MAX_SEED (or not a whole number) is replaced by the nearest seed in range, and the note says so."""
+class Fallback(NamedTuple):
+    """A value from outside (a link, the Seed box) that the page replaced: what was wrong with it, and what
+    the page uses instead. A permalink shows `note()`; a talk step, which must not be changed, is refused
+    with `problem` alone."""
+
+    problem: str
+    instead: str
+
+    def note(self) -> str:
+        return f"⚠ {self.problem}; {self.instead}."
+
+
+def seed_in_range(value) -> tuple[int, Fallback | None]:
+    """A task seed from the Seed box or a link: (seed, None) or (the nearest seed in range, why). Empty means
+    0; a value outside 0..MAX_SEED (or not a whole number) is replaced by the nearest seed in range."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        return 0, ""
+        return 0, None
     try:
-        return check_seed(value), ""
+        return check_seed(value), None
     except ControlError:
         pass
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
         number = float("nan")
-    if number != number:  # NaN or not a number at all
-        seed = 0
-    else:
-        seed = int(min(max(number, 0), MAX_SEED))
-    return seed, (f"⚠ Seed {cell(shown(value))} is not a whole number from 0 to {MAX_SEED}; "
-                  f"showing seed {seed} instead.")
+    seed = 0 if number != number else int(min(max(number, 0), MAX_SEED))  # NaN or not a number at all: 0
+    return seed, Fallback(f"Seed {cell(shown(value))} is not a whole number from 0 to {MAX_SEED}",
+                          f"showing seed {seed} instead")
+
+
+def valid_seed(value) -> tuple[int, str]:
+    """`seed_in_range` with its note: (seed, "" or the note saying what replaced the value)."""
+    seed, fallback = seed_in_range(value)
+    return seed, fallback.note() if fallback else ""
 
 def answer_inputs(task: Task):
     """Letter buttons for the multiple-choice tasks (and a box to type the answer instead: 'b', 'Left'),
@@ -224,44 +240,45 @@ def control_value(default, value):
 def from_query(studio: Studio, params: dict) -> tuple:
     """Read a permalink: (scene state, scene description, notes on the link, scene name, task, seed, *every
     control value), as `read_link` checks it."""
-    notes, name, task, seed, values = read_link(studio, params)
+    fallbacks, name, task, seed, values = read_link(studio, params)
     scene, info = pick_shipped(studio, name)
-    return (scene, info, notes, name, task, seed, *values)
+    return (scene, info, [fallback.note() for fallback in fallbacks], name, task, seed, *values)
 
-def read_link(studio: Studio, params: dict) -> tuple[list[str], str, str, int, list]:
-    """Check a permalink's values without loading anything: (notes, scene name, task, seed, every control
-    value). Every value in a link is hostile until checked: an unknown scene or task falls back to the
-    default, an out-of-range seed or control value is moved into range, a malformed one is ignored, and
-    each replacement is a note (shown above the task) quoting what the link said, as text."""
+def read_link(studio: Studio, params: dict) -> tuple[list[Fallback], str, str, int, list]:
+    """Check a permalink's values without loading anything: (what was replaced, scene name, task, seed, every
+    control value). Every value in a link is hostile until checked: an unknown scene or task falls back to the
+    default, an out-of-range seed or control value is moved into range, a malformed one is ignored, and each
+    replacement is a `Fallback` quoting what the link said, as text."""
     names = [entry["name"] for entry in studio.shipped()]
     asked_scene, asked_task = params.get("scene"), params.get("task")
     name = asked_scene if asked_scene in names else default_scene(studio)
     task = asked_task if asked_task in TASK_NAMES else TASK_NAMES[0]
-    notes = []
+    fallbacks = []
     if asked_scene is not None and asked_scene not in names:
-        notes.append(f"⚠ The link names an unknown scene {cell(shown(asked_scene))}; showing {name}.")
+        fallbacks.append(Fallback(f"The link names an unknown scene {cell(shown(asked_scene))}", f"showing {name}"))
     if asked_task is not None and asked_task not in TASK_NAMES:
-        notes.append(f"⚠ The link names an unknown task {cell(shown(asked_task))} (tasks: "
-                     f"{', '.join(TASK_NAMES)}); showing {task}.")
-    seed, seed_note = valid_seed(params.get("seed"))
-    notes += [seed_note] if seed_note else []
+        fallbacks.append(Fallback(f"The link names an unknown task {cell(shown(asked_task))} (tasks: "
+                                  f"{', '.join(TASK_NAMES)})", f"showing {task}"))
+    seed, seed_fallback = seed_in_range(params.get("seed"))
+    fallbacks += [seed_fallback] if seed_fallback else []
     known = {control.name for owner, control in control_layout() if owner == task}
     unknown = sorted(set(params) - {*LINK_KEYS, *GRADIO_LINK_KEYS} - known)
     if unknown:
-        notes.append(f"⚠ The link sets {cell(', '.join(shown(key) for key in unknown[:5]))}, which "
-                     f"{'is not a control' if len(unknown) == 1 else 'are not controls'} of {task}; ignored.")
+        fallbacks.append(Fallback(f"The link sets {cell(', '.join(shown(key) for key in unknown[:5]))}, which "
+                                  f"{'is not a control' if len(unknown) == 1 else 'are not controls'} of {task}",
+                                  "ignored"))
     values = []
     for owner, control in control_layout():
         value = control.default
         if owner == task and control.name in params:
             try:
-                value, note = control.clamp(params[control.name])
-                notes += [f"⚠ The link's {cell(note)}."] if note else []
+                value, problem = control.clamp(params[control.name])
+                fallbacks += [Fallback(f"The link's {cell(problem)}", f"using {value!r}")] if problem else []
             except ControlError as error:
-                notes.append(f"⚠ The link sets a value this page cannot use: {cell(error)}; ignored (the default "
-                             f"is used).")
+                fallbacks.append(Fallback(f"The link sets a value this page cannot use: {cell(error)}",
+                                          "ignored (the default is used)"))
         values.append(value)
-    return notes, name, task, seed, values
+    return fallbacks, name, task, seed, values
 
 def default_scene(studio: Studio) -> str:
     """The first shipped RGB-D scene (every task works on it), else the first scene."""

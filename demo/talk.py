@@ -10,7 +10,6 @@ only ever carries checked values. Plain functions of their inputs, like `handler
 
 from __future__ import annotations
 
-import re
 import string
 from urllib.parse import parse_qs, urlencode
 
@@ -71,8 +70,8 @@ def read_step(studio: Studio, raw: str) -> tuple[str | None, str]:
         problems.append("a step is a permalink naming a scene and a task, e.g. ?scene=room&task=depth&seed=42.")
     if any(key in params for key in TALK_KEYS):
         problems.append("a step cannot hold a talk of its own.")
-    notes, name, task, seed, values = handlers.read_link(studio, params)
-    problems += [re.sub(r"; (showing|ignored)[^;]*$", ".", note.removeprefix("⚠ ")) for note in notes]
+    fallbacks, name, task, seed, values = handlers.read_link(studio, params)
+    problems += [f"{fallback.problem}." for fallback in fallbacks]  # a step is refused, not replaced
     if problems:
         return None, f"⚠ Step {quoted} was left out: {problems[0]}"
     return handlers.permalink(studio, studio.scene(name), task, seed, handlers.controls_for(task, values)), ""

@@ -31,7 +31,8 @@ class Control:
         return value
 
     def clamp(self, value: Any) -> tuple[Any, str]:
-        """`value` converted and moved into the range: (value, "" or a note saying what was changed).
+        """`value` converted and moved into the range: (value, "" or what was wrong with it, e.g.
+        "region_size: 900 is outside 5..151"; the value returned is what is used instead).
 
         For links and forms, where the nearest valid setting serves a visitor better than an error; a value
         of the wrong type or outside the choices still raises ControlError."""
@@ -41,7 +42,7 @@ class Control:
         clamped = type(self.default)(min(max(converted, low), high)) if self.choices is None else converted
         if clamped == converted:
             return converted, ""
-        return clamped, f"{self.name}: {converted!r} is outside {self.minimum}..{self.maximum}; using {clamped!r}"
+        return clamped, f"{self.name}: {converted!r} is outside {self.minimum}..{self.maximum}"
 
     def _convert(self, value: Any) -> Any:
         """`value` in this control's type (and among its choices), not yet range-checked."""
