@@ -4,6 +4,7 @@
 - reference oracles, recomputed here without the project's code: `raw_depth`, `raw_normalized_depth`,
   `reference_seed`, `reference_direction`;
 - builders of synthetic inputs: `textured_rgb`, `smooth_rgb`, `gradient_scene`, `make_scene_folder`;
+- models without a network: `offline_models` (an empty Hugging Face cache, the CPU);
 - the app as a user starts it: `running_app`, `free_port`; and `read_jsonl`;
 - the app in a real browser (Debian's chromium driven by Playwright): `browser`, `app_url` (one app per test
   module) and `shots`, the folder screenshots go to ($SPATIAL_SSRL_ARTEFACTS/screenshots when that is set,
@@ -206,6 +207,23 @@ def room():
 
 #: Seconds `running_app` waits for the app to answer.
 START_TIMEOUT = 180
+
+
+@contextmanager
+def offline_models(hf_home: Path):
+    """No network, an empty Hugging Face cache (datasets' too) in `hf_home`, the CPU, one process, and no model
+    chosen by the environment; the models loaded meanwhile are let go after."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HOME", str(hf_home))
+        for name in ("HF_HUB_CACHE", "HF_DATASETS_CACHE", "SPATIAL_SSRL_MODEL", "SPATIAL_SSRL_DEPTH_MODEL",
+                     "WORLD_SIZE"):
+            patch.delenv(name, raising=False)
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        patch.setenv("SPATIAL_SSRL_DEVICE", "cpu")
+        yield
+    from spatial_ssrl.models import loading
+
+    loading.unload()
 
 
 def free_port() -> int:

@@ -13,9 +13,10 @@ import json
 import threading
 
 import pytest
+from conftest import offline_models
 from PIL import Image
 
-from spatial_ssrl.models import loading, runner
+from spatial_ssrl.models import runner
 from spatial_ssrl.models.decoding import Decoding, group_advantages
 from spatial_ssrl.models.tiny import TINY_MAX_PIXELS, TINY_MIN_PIXELS
 
@@ -25,15 +26,8 @@ TINY = dict(min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS)
 @pytest.fixture(scope="module", autouse=True)
 def offline_hub(tmp_path_factory):
     """No network and an empty Hugging Face cache in tmp for every test here."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf_home")))
-        patch.delenv("HF_HUB_CACHE", raising=False)
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        patch.setenv("SPATIAL_SSRL_DEVICE", "cpu")
-        patch.delenv("SPATIAL_SSRL_MODEL", raising=False)
-        patch.delenv("SPATIAL_SSRL_DEPTH_MODEL", raising=False)
+    with offline_models(tmp_path_factory.mktemp("hf_home")):
         yield
-    loading.unload()
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, make_scene_folder, read_jsonl
+from conftest import ROOT, make_scene_folder, offline_models, read_jsonl
 
 from spatial_ssrl import cli
 from spatial_ssrl.data.mix import parse_mix, quotas
@@ -36,18 +36,8 @@ TINY_RUN = ["--batch-prompts", "1", "--rollout-prompts", "1", "--per-device-batc
 @pytest.fixture(scope="module", autouse=True)
 def offline(tmp_path_factory):
     """No network, an empty Hugging Face cache (datasets' too) in tmp, the CPU."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf_home")))
-        patch.delenv("HF_HUB_CACHE", raising=False)
-        patch.delenv("HF_DATASETS_CACHE", raising=False)
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        patch.setenv("SPATIAL_SSRL_DEVICE", "cpu")
-        patch.delenv("SPATIAL_SSRL_MODEL", raising=False)
-        patch.delenv("WORLD_SIZE", raising=False)
+    with offline_models(tmp_path_factory.mktemp("hf_home")):
         yield
-    from spatial_ssrl.models import loading
-
-    loading.unload()
 
 
 @pytest.fixture(scope="module")

@@ -13,27 +13,12 @@ import exporters`), so importing them here would make an import cycle.
 
 from __future__ import annotations
 
-import importlib
+from spatial_ssrl.lazy import lazy_exports
 
-_EXPORTS = {
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "dataset": ("build",),
     "mix": ("PAPER_COUNT", "PAPER_MIX", "VARIANTS", "Variant", "parse_mix"),
     "shards": ("IMAGE_FORMATS",),
     "engines": ("ENGINES",),
     "exporters": ("FORMATS", "chat_messages"),
-}
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+})

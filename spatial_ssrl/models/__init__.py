@@ -11,9 +11,9 @@ imports torch only when a model is loaded).
 
 from __future__ import annotations
 
-import importlib
+from spatial_ssrl.lazy import lazy_exports
 
-_EXPORTS = {
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "hub": ("DEFAULT_MODEL", "MODELS", "MODEL_ENV", "ModelUnavailable", "model_status", "resolve_model"),
     "loading": ("DEVICE_ENV", "spare_a_core", "unload"),
     "decoding": ("GROUP_SIZE", "GROUP_TEMPERATURE", "Decoding", "Generation", "Group", "GroupAnswer", "Parts",
@@ -24,19 +24,4 @@ _EXPORTS = {
                          "load_depth_estimator"),
     "evaluate": ("run_eval",),
     "zerogpu": ("gpu", "on_zero_gpu"),
-}
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+})
