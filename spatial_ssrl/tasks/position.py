@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
+from spatial_ssrl.scenes.scene import scene_cached
 from spatial_ssrl.tasks._common import (
     DEPTH_MAX_RANGE,
     THRESHOLD_MARGIN,
@@ -256,10 +257,23 @@ def reference_sample(scene, rng: np.random.Generator, controls: dict) -> dict:
 
 
 def near_pair(scene, candidates: dict, rng, controls: dict) -> tuple[int, int, float] | None:
-    """The lateral-only pair nearest the image centre (smallest sum of the two centres' distances to it):
-    depths within the depth threshold, |dy| < 30 px, |dx| >= min(H, W) // 8. The search starts from the
+    """The lateral-only pair nearest the image centre (`nearest_lateral_pair`, the same for every seed of a
+    scene, so found once per scene); which of the two holds the camera is a fair coin. (camera, target,
+    lateral threshold) or None."""
+    keys = ("region_size", "max_range", "min_valid_fraction", "border_fraction", "depth_threshold")
+    best = scene_cached(scene, ("position near pair", *(controls[key] for key in keys)),
+                        lambda: nearest_lateral_pair(scene, candidates, controls["depth_threshold"]))
+    if best is None:
+        return None
+    camera, target = best if rng.random() < 0.5 else best[::-1]
+    return camera, target, reference_lateral_threshold(scene)
+
+
+def nearest_lateral_pair(scene, candidates: dict, depth_threshold: float) -> tuple[int, int] | None:
+    """The candidates of the lateral-only pair with the smallest sum of the two centres' distances to the image
+    centre: depths within `depth_threshold`, |dy| < 30 px, |dx| >= min(H, W) // 8. The search starts from the
     NEAR_SEARCH regions nearest the centre, so it stays fast on any image (the official code stopped its scan
-    after 15 s instead). Which of the two holds the camera is a fair coin. (camera, target, lateral) or None."""
+    after 15 s instead)."""
     lateral = reference_lateral_threshold(scene)
     xs, ys, depth = candidates["x"].astype(np.float64), candidates["y"].astype(np.float64), candidates["mean"]
     to_centre = np.hypot(xs - (scene.width - 1) / 2, ys - (scene.height - 1) / 2)
@@ -272,15 +286,12 @@ def near_pair(scene, candidates: dict, rng, controls: dict) -> tuple[int, int, f
         band = by_y[np.searchsorted(sorted_y, ys[i] - REFERENCE_NEAR_MAX_DY, side="right"):
                     np.searchsorted(sorted_y, ys[i] + REFERENCE_NEAR_MAX_DY, side="left")]
         partners = band[(to_centre[band] >= to_centre[i]) & (np.abs(xs[band] - xs[i]) >= lateral)
-                        & (np.abs(depth[band] - depth[i]) < controls["depth_threshold"])]
+                        & (np.abs(depth[band] - depth[i]) < depth_threshold)]
         if len(partners):
             j = int(partners[np.argmin(to_centre[partners])])
             if to_centre[i] + to_centre[j] < best_sum:
                 best, best_sum = (int(i), j), float(to_centre[i] + to_centre[j])
-    if best is None:
-        return None
-    camera, target = best if rng.random() < 0.5 else best[::-1]
-    return camera, target, lateral
+    return best
 
 
 def far_pair(scene, candidates: dict, rng, controls: dict) -> tuple[int, int, float] | None:
