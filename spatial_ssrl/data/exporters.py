@@ -159,7 +159,11 @@ def _write_hf(out: Path, splits: dict[str, Iterable[Row]], work: Path) -> list[s
     dataset = DatasetDict()
     for split, path in parquet.items():
         loaded = Dataset.from_parquet(str(path), cache_dir=str(cache))
-        content = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:  # in blocks: a split's parquet can be gigabytes
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        content = digest.hexdigest()[:16]
         dataset[split] = Dataset(loaded.data, info=loaded.info, split=loaded.split, fingerprint=content)
     dataset.save_to_disk(str(out))
     shutil.rmtree(cache, ignore_errors=True)
