@@ -7,7 +7,7 @@
 - models without a network: `offline_models` (an empty Hugging Face cache, the CPU);
 - the app as a user starts it: `running_app`, `free_port`; and `read_jsonl`;
 - the app in a real browser (Debian's chromium driven by Playwright): `browser`, `app_url` (one app per test
-  module) and `shots`, the folder screenshots go to ($SPATIAL_SSRL_ARTEFACTS/screenshots when that is set,
+  module), `fill_and_commit` and `shots`, the folder screenshots go to ($SPATIAL_SSRL_ARTEFACTS/screenshots when that is set,
   as CI keeps them, else a pytest temporary folder; the path is printed).
 
 The fast subset (no test marked slow or browser) is `python -m pytest -m "not slow and not browser"`.
@@ -289,6 +289,15 @@ def shots(tmp_path_factory) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     print(f"screenshots: {folder}")
     return folder
+
+
+def fill_and_commit(page, box, value: str) -> None:
+    """Type `value` into a Gradio input and let its change reach the server before the next click: Playwright's
+    fill() sets the value in one event, and a click right after it can beat the value (a person's keystrokes
+    come long before their click)."""
+    box.fill(value)
+    box.press("Tab")
+    page.wait_for_timeout(300)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from conftest import TIMEOUT_MS
+from conftest import TIMEOUT_MS, fill_and_commit
 from PIL import Image
 from playwright.sync_api import Page, expect
 
@@ -57,9 +57,7 @@ def set_seed_count(page: Page, n) -> None:
     """Type N; Tab commits it (Gradio's Number takes its value on change: a click right after fill can beat it)."""
     box = page.locator("#seed-count input")
     for _ in range(5):  # while the page is still opening, a late update can put the default back: type again
-        box.fill(str(n))
-        box.press("Tab")
-        page.wait_for_timeout(300)  # the change event reaches the server's copy of the value before the click
+        fill_and_commit(page, box, str(n))
         if box.input_value() == str(n):
             break
     expect(box).to_have_value(str(n))

@@ -8,7 +8,7 @@ import re
 from urllib.parse import quote, urlencode, urlparse
 
 import pytest
-from conftest import TIMEOUT_MS, running_app
+from conftest import TIMEOUT_MS, fill_and_commit, running_app
 from playwright.sync_api import Page, expect
 
 from demo import handlers
@@ -212,7 +212,7 @@ def test_a_shared_talk_and_a_pasted_one_show_hostile_steps_as_text(browser, app_
     page.locator("#talk-settings").get_by_text("Talk mode").first.click()
     box = page.locator("#talk-steps textarea")
     expect(box).to_be_visible()
-    box.fill(f"?scene=tabletop&task=position&seed=7\n{HOSTILE}\n")
+    fill_and_commit(page, box, f"?scene=tabletop&task=position&seed=7\n{HOSTILE}\n")
     page.locator("#talk-use-steps").click()
     expect(question(page)).to_contain_text("(position, seed 7)")
     page.wait_for_function("() => document.body.classList.contains('talk-mode')")
